@@ -1,0 +1,195 @@
+// node:http / node:https: a SERVER transaction per incoming request, a CLIENT span per outgoing request.
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http'
+import { errorMonitor } from 'node:events'
+import { defineInstrumentation, type Target } from '../lib/instrument'
+import type { Tracer } from '../lib/tracer'
+import { SpanKind, type Span, type Transaction } from '../lib/trace/span'
+import { unwrap, wrap } from '../lib/wrap'
+import { AGENT_USER_AGENT_PREFIX } from '../lib/version'
+
+const kTransaction = Symbol('apm.transaction')
+const kSpan = Symbol('apm.span')
+
+type TracedResponse = ServerResponse & { [kTransaction]?: Transaction }
+type TracedRequest = ClientRequest & { [kSpan]?: Span }
+
+// Methods named as-is; anything else is `_OTHER` (semantic conventions), keeping names low-cardinality.
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY'])
+
+function pathOf (url: string | undefined): string {
+  if (url === undefined || url === '') return '/'
+  const q = url.indexOf('?')
+  return q === -1 ? url : url.slice(0, q)
+}
+
+function splitHost (host: string): [string, number | undefined] {
+  // [v6]:port, host:port, host
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']')
+    const port = host.slice(end + 2)
+    return [host.slice(1, end), port === '' ? undefined : Number(port)]
+  }
+  const colon = host.lastIndexOf(':')
+  if (colon === -1 || host.indexOf(':') !== colon) return [host, undefined]
+  const port = Number(host.slice(colon + 1))
+  return [host.slice(0, colon), Number.isInteger(port) ? port : undefined]
+}
+
+// An OTLP receiver running in an instrumented process must not trace the agent's own exports (a feedback loop).
+function isAgentExport (req: IncomingMessage): boolean {
+  const ua = req.headers['user-agent']
+  return typeof ua === 'string' && ua.startsWith(AGENT_USER_AGENT_PREFIX)
+}
+
+// ---- server side --------------------------------------------------------------------------------
+
+function patchServer (proto: { emit: (...args: any[]) => boolean }, tracer: Tracer, scheme: 'http' | 'https'): void {
+  wrap(proto, 'emit', (emit) => function (this: unknown, event: string, req: IncomingMessage, res: TracedResponse) {
+    if (event !== 'request' || !tracer.active || res === undefined || res[kTransaction] !== undefined || isAgentExport(req)) {
+      return emit.apply(this, arguments as unknown as unknown[])
+    }
+    const headers = req.headers
+    const rawMethod = req.method ?? 'GET'
+    const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER'
+    const path = pathOf(req.url)
+    const tx = tracer.startTransaction(method + ' ' + path, 'request', {
+      kind: SpanKind.SERVER,
+      traceparent: headers.traceparent,
+      tracestate: headers.tracestate
+    })
+    res[kTransaction] = tx
+    if (tx.sampled) {
+      tx.setAttribute('http.request.method', method)
+      if (method === '_OTHER') tx.setAttribute('http.request.method_original', rawMethod)
+      tx.setAttribute('url.path', path)
+      tx.setAttribute('url.scheme', scheme)
+      const host = headers.host
+      if (host !== undefined) {
+        const [address, port] = splitHost(host)
+        tx.setAttribute('server.address', address)
+        if (port !== undefined) tx.setAttribute('server.port', port)
+      }
+      tx.setAttribute('network.protocol.version', req.httpVersion)
+      tx.setAttribute('user_agent.original', headers['user-agent'])
+      const forwarded = headers['x-forwarded-for']
+      tx.setAttribute('client.address', typeof forwarded === 'string' && forwarded !== ''
+        ? forwarded.split(',', 1)[0]!.trim()
+        : req.socket?.remoteAddress)
+    }
+    // 'close' follows 'finish' on every response and also fires when the client went away first.
+    res.on('close', onResponseClose)
+    return tracer.applyWithSpan(tx, emit, this, arguments)
+  })
+}
+
+function onResponseClose (this: TracedResponse): void {
+  const tx = this[kTransaction]
+  if (tx === undefined) return
+  if (!tx.sampled) {
+    tx.end()
+    return
+  }
+  const status = this.statusCode
+  if (this.writableFinished || this.headersSent) tx.setAttribute('http.response.status_code', status)
+  if (!this.writableFinished) {
+    // The client closed the connection before the response was complete.
+    tx.result = 'aborted'
+    tx.setAttribute('apm.aborted', true)
+  } else {
+    tx.result = 'HTTP ' + Math.floor(status / 100) + 'xx'
+    if (status >= 500) tx.setError()
+  }
+  tx.end()
+}
+
+// ---- client side --------------------------------------------------------------------------------
+
+function patchClient (mod: any, tracer: Tracer, defaultPort: number): void {
+  wrap(mod, 'request', (request) => function (this: unknown) {
+    const req = request.apply(this, arguments as unknown as unknown[]) as TracedRequest
+    if (tracer.active) traceClientRequest(req, tracer, defaultPort)
+    return req
+  })
+  // http.get calls the module-internal request(), so it is rebuilt on top of the wrapped one (as Node does it).
+  const patchedRequest = mod.request
+  wrap(mod, 'get', () => function (this: unknown) {
+    const req = patchedRequest.apply(this, arguments) as ClientRequest
+    req.end()
+    return req
+  })
+}
+
+function traceClientRequest (req: TracedRequest, tracer: Tracer, defaultPort: number): void {
+  const parent = tracer.currentSpan()
+  if (parent === undefined || req === null || typeof req !== 'object') return
+  try {
+    const method = req.method ?? 'GET'
+    const hostHeader = req.getHeader('host')
+    const [address, headerPort] = typeof hostHeader === 'string' ? splitHost(hostHeader) : [req.host, undefined]
+    const port = headerPort ?? defaultPort
+    const span = tracer.startSpan(method + ' ' + address + (headerPort === undefined ? '' : ':' + headerPort), 'external', { kind: SpanKind.CLIENT })
+    // Context travels even when the span is not recorded (unsampled or over the limit).
+    if (!req.headersSent && req.getHeader('traceparent') === undefined) {
+      req.setHeader('traceparent', tracer.traceparent(span ?? parent))
+      const traceState = parent.transaction.traceState
+      if (traceState !== undefined && req.getHeader('tracestate') === undefined) req.setHeader('tracestate', traceState)
+    }
+    if (span === undefined) return
+    span.setAttribute('http.request.method', KNOWN_METHODS.has(method) ? method : '_OTHER')
+    span.setAttribute('server.address', address)
+    span.setAttribute('server.port', port)
+    span.setAttribute('url.full', req.protocol + '//' + (hostHeader ?? address) + pathOf(req.path))
+    req[kSpan] = span
+    req.on(errorMonitor, onClientError)
+    req.on('close', onClientClose)
+  } catch (err) {
+    tracer.log.limited('debug', 'http-client', `outgoing http request not traced: ${String(err)}`)
+  }
+}
+
+function onClientError (this: TracedRequest, err: Error): void {
+  const span = this[kSpan]
+  if (span === undefined) return
+  span.setAttribute('error.type', (err as NodeJS.ErrnoException)?.code ?? err?.name ?? 'Error')
+  span.setError(err?.message)
+}
+
+function onClientClose (this: TracedRequest): void {
+  const span = this[kSpan]
+  if (span === undefined) return
+  const res = (this as { res?: IncomingMessage | null }).res
+  const status = res?.statusCode
+  if (status !== undefined) {
+    span.setAttribute('http.response.status_code', status)
+    if (status >= 400) {
+      span.setAttribute('error.type', String(status))
+      span.setError()
+    }
+  } else if (span.statusCode === 0) {
+    span.setAttribute('error.type', 'aborted')
+    span.setError('request closed before a response arrived')
+  }
+  span.end()
+}
+
+function target (module: 'http' | 'https', scheme: 'http' | 'https', defaultPort: number): Target {
+  return {
+    module,
+    versions: '*',
+    patch (mod, { tracer }) {
+      patchServer(mod.Server.prototype, tracer, scheme)
+      patchClient(mod, tracer, defaultPort)
+    },
+    unpatch (mod) {
+      unwrap(mod.Server.prototype, 'emit')
+      unwrap(mod, 'request')
+      unwrap(mod, 'get')
+    }
+  }
+}
+
+export default defineInstrumentation({
+  id: 'http',
+  targets: [target('http', 'http', 80), target('https', 'https', 443)]
+})
+

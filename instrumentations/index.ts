@@ -1,0 +1,7 @@
+// The registry: every instrumentation apm ships, as data. README tables and test matrices are built from it.
+import type { Instrumentation } from '../lib/instrument'
+import http from './http'
+
+export const instrumentations: Instrumentation[] = [
+  http
+]

@@ -1,0 +1,359 @@
+// Agent: the public API (start, transactions, spans, errors, flush, shutdown). Every method is a cheap no-op
+// before start() and never throws into the app.
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import { resolveConfig, type AgentOptions, type Config } from './config'
+import { enter, storage } from './context'
+import { Exporter } from './export/exporter'
+import { encodeResource, type LogRecordInput } from './export/otlp'
+import { emptyStats, type AgentStats } from './export/stats'
+import { Transport } from './export/transport'
+import { Loader } from './instrument'
+import { logger } from './logger'
+import { Recorder } from './recorder'
+import { SpanKind, type AttributeValue, type Span, type Transaction } from './trace/span'
+import { NameSource, type CaptureErrorOptions } from './tracer'
+import { instrumentations } from '../instrumentations/index'
+
+import { AGENT_USER_AGENT_PREFIX, VERSION } from './version'
+
+const SCOPE = { name: 'apm', version: VERSION }
+
+export interface User {
+  id?: string | number
+  username?: string
+  email?: string
+}
+
+export interface CaptureErrorParams {
+  labels?: Record<string, AttributeValue>
+  user?: User
+  handled?: boolean
+}
+
+/** Ids for log correlation (ECS field names), empty outside a transaction. */
+export interface TraceIds {
+  'trace.id'?: string
+  'transaction.id'?: string
+  'span.id'?: string
+}
+
+export class Agent {
+  #started = false
+  #config: Config | undefined
+  #recorder: Recorder | undefined
+  #exporter: Exporter | undefined
+  #loader: Loader | undefined
+  #exitFlushProduced = -1
+
+  /** Start the agent. Never throws; a second call warns and returns the running agent. */
+  start (options?: AgentOptions): this {
+    if (this.#started) {
+      logger.warn('start() called more than once; the agent is already running with its first configuration')
+      return this
+    }
+    this.#started = true
+    try {
+      this.#start(options)
+    } catch (err) {
+      logger.error(`could not start: ${err instanceof Error ? err.stack ?? err.message : String(err)}; the app continues without apm`)
+      this.#recorder?.deactivate()
+      this.#recorder = undefined
+    }
+    return this
+  }
+
+  #start (options: AgentOptions | undefined): void {
+    logger.setLevel(typeof options?.logLevel === 'string' && options.logLevel in { trace: 1, debug: 1, info: 1, warn: 1, error: 1, off: 1 } ? options.logLevel : 'info')
+    const config = resolveConfig(options, process.env, logger)
+    logger.setLevel(config.logLevel)
+    this.#config = config
+    if (!config.active) {
+      logger.debug('active is false: apm records nothing')
+      return
+    }
+    const headers: Record<string, string> = { ...config.headers }
+    if (config.secretToken !== undefined) {
+      if (insecureTokenTarget(config.serverUrl) && !config.allowInsecureToken) {
+        logger.warn(`secretToken is not sent over plain http to a non-loopback host (${new URL(config.serverUrl).host}); use https or set allowInsecureToken`)
+      } else {
+        headers.authorization = 'Bearer ' + config.secretToken
+      }
+    }
+    const transport = new Transport({
+      serverUrl: config.serverUrl,
+      headers,
+      requestTimeoutMs: config.requestTimeoutMs,
+      verifyServerCert: config.verifyServerCert,
+      userAgent: `${AGENT_USER_AGENT_PREFIX}${VERSION} node/${process.versions.node}`
+    })
+    const resource: Record<string, AttributeValue> = {
+      ...config.resourceAttributes,
+      'service.name': config.serviceName,
+      'service.instance.id': randomUUID(),
+      'host.name': hostname(),
+      'process.pid': process.pid,
+      'process.runtime.name': 'nodejs',
+      'process.runtime.version': process.versions.node,
+      'process.runtime.description': 'Node.js',
+      'telemetry.sdk.name': 'apm',
+      'telemetry.sdk.language': 'nodejs',
+      'telemetry.sdk.version': VERSION
+    }
+    if (config.serviceVersion !== undefined) resource['service.version'] = config.serviceVersion
+    if (config.environment !== undefined) resource['deployment.environment.name'] = config.environment
+    const exporter = new Exporter({
+      maxQueueSize: config.maxQueueSize,
+      maxBatchSize: config.maxBatchSize,
+      flushIntervalMs: config.flushIntervalMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      maxBackoffMs: config.maxBackoffMs,
+      maxRequestBytes: 4 * 1024 * 1024
+    }, transport, logger, encodeResource(resource), SCOPE)
+    const recorder = new Recorder(config, exporter, logger)
+    recorder.setErrorHandler((error, opts) => this.#recordError(error, opts))
+    this.#exporter = exporter
+    this.#recorder = recorder
+    this.#loader = new Loader(instrumentations, config.disableInstrumentations, recorder, logger)
+    this.#loader.enable()
+    process.on('beforeExit', this.#onBeforeExit)
+    logger.debug(`started: service ${config.serviceName}, exporting to ${config.serverUrl}`)
+  }
+
+  // The loop is empty: send what is pending, with a 1 s deadline, once per batch of new data.
+  readonly #onBeforeExit = (): void => {
+    const exporter = this.#exporter
+    if (exporter === undefined || exporter.idle) return
+    const produced = exporter.stats().produced
+    if (produced === this.#exitFlushProduced) return // tried already and nothing new arrived: let the process exit
+    this.#exitFlushProduced = produced
+    exporter.flush(1000, true).catch(() => {})
+  }
+
+  /** True once start() ran with `active` not false. */
+  isStarted (): boolean {
+    return this.#recorder !== undefined
+  }
+
+  /** The resolved configuration (undefined before start()). */
+  get config (): Readonly<Config> | undefined {
+    return this.#config
+  }
+
+  get currentTransaction (): Transaction | null {
+    return this.#recorder === undefined ? null : storage.getStore()?.transaction ?? null
+  }
+
+  get currentSpan (): Span | null {
+    if (this.#recorder === undefined) return null
+    const span = storage.getStore()
+    return span === undefined || span === span.transaction ? null : span
+  }
+
+  /** Ids of the current trace for log correlation. */
+  currentTraceIds (): TraceIds {
+    const span = this.#recorder === undefined ? undefined : storage.getStore()
+    if (span === undefined) return {}
+    const ids: TraceIds = { 'trace.id': span.traceId, 'transaction.id': span.transaction.id }
+    if (span !== span.transaction) ids['span.id'] = span.id
+    return ids
+  }
+
+  /**
+   * Start a transaction (for jobs, scripts, consumers) and make it current for the rest of this async flow.
+   * Returns null before start().
+   */
+  beginTransaction (name?: string, type?: string, options?: { traceparent?: string, tracestate?: string, startTime?: number }): Transaction | null {
+    const recorder = this.#recorder
+    if (recorder === undefined) return null
+    try {
+      const tx = recorder.startTransaction(safeName(name, 'unnamed'), safeName(type, 'custom'), {
+        kind: SpanKind.INTERNAL,
+        traceparent: options?.traceparent,
+        tracestate: options?.tracestate,
+        startTime: typeof options?.startTime === 'number' ? options.startTime : undefined
+      })
+      tx.nameSource = NameSource.USER
+      enter(tx)
+      return tx
+    } catch (err) {
+      logger.limited('error', 'api', `beginTransaction failed: ${String(err)}`)
+      return null
+    }
+  }
+
+  /** End the current transaction with an optional result (e.g. 'success'). */
+  endTransaction (result?: string, endTime?: number): void {
+    if (this.#recorder === undefined) return
+    try {
+      const tx = storage.getStore()?.transaction
+      if (tx === undefined) return
+      if (typeof result === 'string' && result !== '') tx.result = result.slice(0, 1024)
+      tx.end(endTime)
+      enter(undefined)
+    } catch (err) {
+      logger.limited('error', 'api', `endTransaction failed: ${String(err)}`)
+    }
+  }
+
+  /**
+   * Start a span under the current transaction or span and make it current until it ends.
+   * Returns null outside a (sampled) transaction or beyond maxSpansPerTransaction.
+   */
+  startSpan (name?: string, type?: string): Span | null {
+    const recorder = this.#recorder
+    if (recorder === undefined) return null
+    try {
+      const span = recorder.startSpan(safeName(name, 'unnamed'), safeName(type, 'custom'))
+      if (span === undefined) return null
+      span.onEnd = restoreParent
+      enter(span)
+      return span
+    } catch (err) {
+      logger.limited('error', 'api', `startSpan failed: ${String(err)}`)
+      return null
+    }
+  }
+
+  /** Record an error (Error, string or anything thrown) with the current transaction. Never throws. */
+  captureError (error: unknown, params?: CaptureErrorParams): void {
+    const recorder = this.#recorder
+    if (recorder === undefined) return
+    let labels: Record<string, AttributeValue> | undefined
+    let handled = true
+    try {
+      labels = sanitizeLabels(params?.labels)
+      if (params?.handled === false) handled = false
+    } catch {}
+    recorder.captureError(error, { handled, labels })
+  }
+
+  /** Set a label on the current transaction (`labels.<key>`). Returns whether it was set. */
+  setLabel (key: string, value: AttributeValue): boolean {
+    const tx = this.currentTransaction
+    if (tx === null) return false
+    try {
+      const clean = sanitizeLabels({ [String(key)]: value })
+      const [k, v] = Object.entries(clean)[0] ?? []
+      if (k === undefined || v === undefined) return false
+      tx.setAttribute('labels.' + k, v)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Identify the user of the current transaction. */
+  setUser (user: User): boolean {
+    const tx = this.currentTransaction
+    if (tx === null || user === null || typeof user !== 'object') return false
+    try {
+      if (typeof user.id === 'string' || typeof user.id === 'number') tx.setAttribute('user.id', String(user.id))
+      if (typeof user.username === 'string') tx.setAttribute('user.name', user.username)
+      if (typeof user.email === 'string') tx.setAttribute('user.email', user.email)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  /** Rename the current transaction; wins over names given by frameworks. */
+  setTransactionName (name: string): boolean {
+    const tx = this.currentTransaction
+    if (tx === null || typeof name !== 'string' || name === '') return false
+    this.#recorder?.setTransactionName(tx, name.slice(0, 1024), NameSource.USER)
+    return true
+  }
+
+  /** Export counters: produced = queued + inFlight + delivered + dropped. */
+  stats (): AgentStats {
+    return this.#exporter?.stats() ?? emptyStats()
+  }
+
+  /** Send everything recorded so far. Always resolves, at the latest after timeoutMs (default requestTimeoutMs). */
+  flush (timeoutMs?: number): Promise<void> {
+    const exporter = this.#exporter
+    if (exporter === undefined) return Promise.resolve()
+    const deadline = typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : this.#config!.requestTimeoutMs
+    return exporter.flush(deadline).catch(() => {})
+  }
+
+  /** Flush, then stop recording and remove instrumentation. Always resolves. */
+  async shutdown (timeoutMs?: number): Promise<void> {
+    const exporter = this.#exporter
+    if (exporter === undefined) return
+    try {
+      this.#recorder?.deactivate()
+      this.#loader?.disable()
+      process.removeListener('beforeExit', this.#onBeforeExit)
+      const deadline = typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : this.#config!.requestTimeoutMs
+      await exporter.close(deadline)
+    } catch (err) {
+      logger.limited('error', 'shutdown', `shutdown: ${String(err)}`)
+    }
+  }
+
+  // Minimal error record; lib/errors replaces the stack handling.
+  #recordError (error: unknown, options: CaptureErrorOptions | undefined): void {
+    const exporter = this.#exporter
+    if (exporter === undefined) return
+    const span = options?.span ?? storage.getStore()
+    const err = error instanceof Error ? error : undefined
+    const type = err?.name ?? 'Error'
+    const message = err?.message ?? String(error)
+    const attributes: Record<string, AttributeValue> = {
+      'exception.type': type,
+      'exception.message': message.slice(0, 2048),
+      'exception.stacktrace': err?.stack ?? '',
+      'apm.error.handled': options?.handled ?? true,
+      ...options?.labels
+    }
+    if (span !== undefined) {
+      attributes['apm.transaction.name'] = span.transaction.name
+      span.addEvent('exception', { 'exception.type': type, 'exception.message': message.slice(0, 2048) })
+      span.setError(message)
+    }
+    const record: LogRecordInput = {
+      time: Date.now(),
+      severityNumber: 17,
+      severityText: 'ERROR',
+      body: message.slice(0, 2048),
+      attributes,
+      traceId: span?.traceId,
+      spanId: span?.id
+    }
+    exporter.pushLog(record)
+  }
+}
+
+function restoreParent (span: Span): void {
+  if (storage.getStore() === span) enter(span.parentSpan)
+}
+
+function safeName (value: unknown, fallback: string): string {
+  if (typeof value !== 'string' || value === '') return fallback
+  return value.length > 1024 ? value.slice(0, 1024) : value
+}
+
+function sanitizeLabels (labels: unknown): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {}
+  if (labels === null || typeof labels !== 'object') return out
+  let n = 0
+  for (const key of Object.keys(labels)) {
+    if (n++ >= 64) break
+    let value: unknown
+    try { value = (labels as Record<string, unknown>)[key] } catch { continue }
+    const k = key.slice(0, 128)
+    if (typeof value === 'string') out[k] = value.slice(0, 1024)
+    else if (typeof value === 'number' && Number.isFinite(value)) out[k] = value
+    else if (typeof value === 'boolean') out[k] = value
+  }
+  return out
+}
+
+function insecureTokenTarget (serverUrl: string): boolean {
+  const url = new URL(serverUrl)
+  if (url.protocol === 'https:') return false
+  const host = url.hostname
+  return !(host === 'localhost' || host === '[::1]' || host === '::1' || host.startsWith('127.'))
+}

@@ -1,0 +1,337 @@
+// The export pipeline: bounded queues → batches (encode + gzip off the request path) → one request in flight → retry.
+import { gzip } from 'node:zlib'
+import type { Logger } from '../logger'
+import type { Span } from '../trace/span'
+import { encodeLogRecord, encodeLogs, encodeSpan, encodeTraces, type LogRecordInput, type Scope } from './otlp'
+import { emptyStats, type AgentStats, type DropReason } from './stats'
+import type { SendResult, Transport } from './transport'
+
+export interface ExporterOptions {
+  maxQueueSize: number
+  maxBatchSize: number
+  flushIntervalMs: number
+  requestTimeoutMs: number
+  maxBackoffMs: number
+  /** Encoded JSON bytes per request before gzip. */
+  maxRequestBytes: number
+}
+
+interface Batch {
+  path: '/v1/traces' | '/v1/logs'
+  body: Buffer
+  count: number
+  attempt: number
+}
+
+const RETRYABLE = new Set([429, 502, 503, 504])
+const MAX_RETRY_AFTER_MS = 60_000
+const BACKOFF_BASE_MS = 500
+
+/**
+ * Retry delay after `attempt` failures: exponential from 500 ms, capped, with "equal jitter"
+ * (half fixed, half random) so a fleet of agents does not retry in lock-step.
+ */
+export function backoffMs (attempt: number, maxBackoffMs: number, random = Math.random()): number {
+  const ceiling = Math.min(maxBackoffMs, BACKOFF_BASE_MS * 2 ** Math.min(attempt - 1, 30))
+  return Math.round(ceiling / 2 + random * ceiling / 2)
+}
+
+function gzipAsync (json: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gzip(json, { level: 3 }, (err, out) => { if (err) reject(err); else resolve(out) })
+  })
+}
+
+export class Exporter {
+  readonly #options: ExporterOptions
+  readonly #transport: Transport
+  readonly #log: Logger
+  readonly #resource: string
+  readonly #scope: Scope
+  readonly #maxLogQueue: number
+  readonly #stats: AgentStats = emptyStats()
+  #spans: Span[] = []
+  #logs: LogRecordInput[] = []
+  #timer: NodeJS.Timeout | undefined
+  #immediate: NodeJS.Immediate | undefined
+  #running = false
+  #pending: Batch | undefined
+  #retryTimer: NodeJS.Timeout | undefined
+  #abort: AbortController | undefined
+  #flushRequested = false
+  #waiters: Array<() => void> = []
+  #closed = false
+
+  constructor (options: ExporterOptions, transport: Transport, log: Logger, resource: string, scope: Scope) {
+    this.#options = options
+    this.#transport = transport
+    this.#log = log
+    this.#resource = resource
+    this.#scope = scope
+    // Errors have their own, smaller queue: a flood of spans never pushes an error out.
+    this.#maxLogQueue = Math.max(16, Math.min(1024, Math.ceil(options.maxQueueSize / 4)))
+  }
+
+  stats (): AgentStats {
+    const s = this.#stats
+    return { ...s, droppedByReason: { ...s.droppedByReason }, queued: this.#spans.length + this.#logs.length, inFlight: this.#pending?.count ?? 0 }
+  }
+
+  /** Queue an ended span. O(1); never throws; drops (and counts) the newest when full. */
+  pushSpan (span: Span): void {
+    this.#stats.produced++
+    if (this.#closed || this.#spans.length >= this.#options.maxQueueSize) {
+      this.#drop(this.#closed ? 'shutdown' : 'queue_full', 1)
+      return
+    }
+    this.#spans.push(span)
+    this.#schedule(this.#spans.length >= this.#options.maxBatchSize)
+  }
+
+  pushLog (record: LogRecordInput): void {
+    this.#stats.produced++
+    if (this.#closed || this.#logs.length >= this.#maxLogQueue) {
+      this.#drop(this.#closed ? 'shutdown' : 'queue_full', 1)
+      return
+    }
+    this.#logs.push(record)
+    this.#schedule(true)
+  }
+
+  /** True when nothing is queued, in flight or waiting for a retry. */
+  get idle (): boolean {
+    return this.#spans.length === 0 && this.#logs.length === 0 && this.#pending === undefined && !this.#running
+  }
+
+  /**
+   * Send everything queued now. Resolves (never rejects) when the queue is empty, when a send failed
+   * and was scheduled for retry, or at the deadline — whichever comes first. With abortAtDeadline the
+   * request in flight is abandoned at the deadline (used at process exit).
+   */
+  flush (timeoutMs = this.#options.requestTimeoutMs, abortAtDeadline = false): Promise<void> {
+    if (this.idle) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      let done = false
+      const finish = (): void => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        if (abortAtDeadline) this.#abort?.abort(new Error('flush deadline'))
+        finish()
+      }, timeoutMs)
+      timer.unref()
+      this.#waiters.push(finish)
+      this.#flushRequested = true
+      // An explicit flush does not wait out a back-off: it tries the pending batch now.
+      if (this.#retryTimer !== undefined) {
+        clearTimeout(this.#retryTimer)
+        this.#retryTimer = undefined
+      }
+      this.#kick()
+    })
+  }
+
+  /** Stop accepting events, try to send what is queued within timeoutMs, then release the connection. */
+  async close (timeoutMs: number): Promise<void> {
+    await this.flush(timeoutMs, true)
+    this.#closed = true
+    clearTimeout(this.#timer)
+    clearTimeout(this.#retryTimer)
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate)
+    this.#timer = this.#retryTimer = this.#immediate = undefined
+    const left = this.#spans.length + this.#logs.length + (this.#pending?.count ?? 0)
+    this.#spans = []
+    this.#logs = []
+    this.#pending = undefined
+    if (left > 0) this.#drop('shutdown', left)
+    await this.#transport.close()
+  }
+
+  #drop (reason: DropReason, count: number): void {
+    const s = this.#stats
+    s.dropped += count
+    s.droppedByReason[reason] += count
+    if (reason === 'queue_full') {
+      this.#log.limited('warn', 'queue_full', `export queue full (maxQueueSize ${this.#options.maxQueueSize}): dropping new events; ${s.droppedByReason.queue_full} dropped so far`)
+    }
+  }
+
+  #schedule (now: boolean): void {
+    if (now) {
+      this.#kick()
+    } else if (this.#timer === undefined && this.#retryTimer === undefined && !this.#running) {
+      this.#timer = setTimeout(this.#onTimer, this.#options.flushIntervalMs)
+      this.#timer.unref()
+    }
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined
+    this.#kick()
+  }
+
+  // Start a send loop on the next turn, unless one runs or a retry is waiting for its back-off.
+  #kick (): void {
+    if (this.#running || this.#immediate !== undefined || this.#retryTimer !== undefined || this.#closed) return
+    this.#immediate = setImmediate(this.#onImmediate)
+    this.#immediate.unref()
+  }
+
+  readonly #onImmediate = (): void => {
+    this.#immediate = undefined
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    this.#run().catch((err) => this.#log.limited('error', 'export-loop', `export failed unexpectedly: ${String(err)}`))
+  }
+
+  async #run (): Promise<void> {
+    if (this.#running) return
+    this.#running = true
+    try {
+      for (;;) {
+        const batch = this.#pending ?? await this.#takeBatch()
+        if (batch === undefined) break
+        this.#pending = batch
+        const retry = await this.#send(batch)
+        if (retry !== undefined) {
+          this.#retryTimer = setTimeout(this.#onRetry, retry)
+          this.#retryTimer.unref()
+          break
+        }
+        this.#pending = undefined
+        const queued = this.#spans.length + this.#logs.length
+        if (queued === 0) break
+        if (!this.#flushRequested && this.#logs.length === 0 && this.#spans.length < this.#options.maxBatchSize) break
+      }
+    } finally {
+      this.#running = false
+      this.#flushRequested = false
+      const waiters = this.#waiters
+      this.#waiters = []
+      for (const w of waiters) w()
+      if (this.#retryTimer === undefined && (this.#spans.length > 0 || this.#logs.length > 0)) this.#schedule(false)
+    }
+  }
+
+  readonly #onRetry = (): void => {
+    this.#retryTimer = undefined
+    this.#stats.retries++
+    this.#kick()
+  }
+
+  // Take, encode and compress the next batch: errors first, then spans.
+  async #takeBatch (): Promise<Batch | undefined> {
+    const max = this.#options.maxBatchSize
+    const limit = this.#options.maxRequestBytes
+    let path: Batch['path']
+    let parts: string[]
+    if (this.#logs.length > 0) {
+      const records = this.#logs.splice(0, max)
+      parts = this.#encodeAll(records, encodeLogRecord, limit, this.#logs)
+      path = '/v1/logs'
+    } else if (this.#spans.length > 0) {
+      const spans = this.#spans.length <= max ? this.#spans : this.#spans.splice(0, max)
+      if (spans === this.#spans) this.#spans = []
+      parts = this.#encodeAll(spans, encodeSpan, limit, this.#spans)
+      path = '/v1/traces'
+    } else {
+      return undefined
+    }
+    if (parts.length === 0) return this.#takeBatch()
+    const json = path === '/v1/logs' ? encodeLogs(this.#resource, this.#scope, parts) : encodeTraces(this.#resource, this.#scope, parts)
+    let body: Buffer
+    try {
+      body = await gzipAsync(json)
+    } catch (err) {
+      this.#drop('encode', parts.length)
+      this.#log.limited('error', 'gzip', `could not compress an export batch: ${String(err)}`)
+      return this.#takeBatch()
+    }
+    return { path, body, count: parts.length, attempt: 0 }
+  }
+
+  // Encode items until the request would exceed `limit` bytes; the rest go back to the queue's front.
+  #encodeAll<T> (items: T[], encode: (item: T) => string, limit: number, queue: T[]): string[] {
+    const parts: string[] = []
+    let bytes = 0
+    for (let i = 0; i < items.length; i++) {
+      let encoded: string
+      try {
+        encoded = encode(items[i]!)
+      } catch (err) {
+        this.#drop('encode', 1)
+        this.#log.limited('error', 'encode', `could not encode an event: ${String(err)}`)
+        continue
+      }
+      if (encoded.length > limit) {
+        this.#drop('too_large', 1)
+        continue
+      }
+      if (bytes + encoded.length > limit) {
+        queue.unshift(...items.slice(i))
+        break
+      }
+      bytes += encoded.length + 1
+      parts.push(encoded)
+    }
+    return parts
+  }
+
+  // Send one batch; returns a delay when it should be retried, undefined when it is settled.
+  async #send (batch: Batch): Promise<number | undefined> {
+    const abort = new AbortController()
+    this.#abort = abort
+    const deadline = setTimeout(() => abort.abort(new Error(`export request timed out after ${this.#options.requestTimeoutMs} ms`)), this.#options.requestTimeoutMs)
+    deadline.unref()
+    this.#stats.requests++
+    batch.attempt++
+    let result: SendResult
+    try {
+      result = await this.#transport.send(batch.path, batch.body, abort.signal)
+    } finally {
+      clearTimeout(deadline)
+      this.#abort = undefined
+    }
+    if (result.ok) {
+      this.#accept(batch, result.body)
+      return undefined
+    }
+    this.#stats.failedRequests++
+    if (result.status === 0 || RETRYABLE.has(result.status)) {
+      const delay = result.retryAfterMs !== undefined
+        ? Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS)
+        : backoffMs(batch.attempt, this.#options.maxBackoffMs)
+      const why = result.status === 0 ? (result as { error: Error }).error.message : `HTTP ${result.status}`
+      this.#log.limited('warn', 'export-retry', `export to ${batch.path} failed (${why}); retrying in ${delay} ms, ${batch.count} events held, ${this.#spans.length + this.#logs.length} queued`)
+      return delay
+    }
+    this.#drop('http_status', batch.count)
+    const body = 'body' in result ? result.body.slice(0, 200).replace(/\s+/g, ' ') : ''
+    const hint = result.status === 401 || result.status === 403 ? ' (check secretToken)' : ''
+    this.#log.limited('warn', `export-${result.status}`, `export to ${batch.path} rejected with HTTP ${result.status}${hint}: ${body}; ${batch.count} events dropped`)
+    return undefined
+  }
+
+  // 2xx: everything delivered unless the receiver reports a partial success.
+  #accept (batch: Batch, body: string): void {
+    let rejected = 0
+    if (body.length > 0 && body.includes('partialSuccess')) {
+      try {
+        const partial = JSON.parse(body)?.partialSuccess
+        const n = Number(partial?.rejectedSpans ?? partial?.rejectedLogRecords ?? 0)
+        if (Number.isFinite(n) && n > 0) rejected = Math.min(Math.floor(n), batch.count)
+        if (rejected > 0) {
+          const message = typeof partial?.errorMessage === 'string' ? partial.errorMessage.slice(0, 200) : ''
+          this.#log.limited('warn', 'partial', `receiver rejected ${rejected} of ${batch.count} events: ${message}`)
+        }
+      } catch {}
+    }
+    this.#stats.delivered += batch.count - rejected
+    if (rejected > 0) this.#drop('rejected', rejected)
+  }
+}

@@ -1,0 +1,164 @@
+// The loader: instrumentations declared as data (module + semver range + patch/unpatch), applied on require/import.
+import { builtinModules, syncBuiltinESMExports } from 'node:module'
+import { readFileSync } from 'node:fs'
+import { join, sep } from 'node:path'
+import type { Logger } from './logger'
+import type { Tracer } from './tracer'
+
+export interface PatchContext {
+  tracer: Tracer
+  /** The module's version ('' for builtins). */
+  version: string
+  /** The module's directory ('' for builtins). */
+  basedir: string
+}
+
+export interface Target {
+  /** npm name, or a builtin without its `node:` prefix. */
+  module: string
+  /** semver range of supported versions; ignored for builtins. */
+  versions: string
+  /** Patch the module's exports in place (preferred) or return replacement exports. */
+  patch (exports: any, ctx: PatchContext): unknown
+  unpatch? (exports: any): void
+}
+
+export interface Instrumentation {
+  /** The npm name of the (main) module, as the file name: `pg`, `express`. */
+  id: string
+  targets: Target[]
+}
+
+export function defineInstrumentation (instrumentation: Instrumentation): Instrumentation {
+  return instrumentation
+}
+
+const builtins = new Set(builtinModules)
+
+interface Patched { target: Target, exports: unknown }
+
+export class Loader {
+  readonly #tracer: Tracer
+  readonly #log: Logger
+  readonly #byModule = new Map<string, Target[]>()
+  readonly #patched: Patched[] = []
+  readonly #seen = new WeakSet<object>()
+  #hook: { unhook (): void } | undefined
+  #esmHook: { unhook (): void } | undefined
+
+  constructor (instrumentations: Instrumentation[], disabled: string[], tracer: Tracer, log: Logger) {
+    this.#tracer = tracer
+    this.#log = log
+    for (const inst of instrumentations) {
+      if (disabled.includes(inst.id)) continue
+      for (const target of inst.targets) {
+        const list = this.#byModule.get(target.module) ?? []
+        list.push(target)
+        this.#byModule.set(target.module, list)
+      }
+    }
+  }
+
+  get modules (): string[] {
+    return [...this.#byModule.keys()]
+  }
+
+  /** Patch builtins now; hook require (and import, when the ESM loader hook is registered) for the rest. */
+  enable (): void {
+    const external: string[] = []
+    for (const name of this.#byModule.keys()) {
+      if (builtins.has(name)) {
+        this.onModule(require(name), name, '')
+      } else {
+        external.push(name)
+      }
+    }
+    syncBuiltinESMExports()
+    if (external.length === 0) return
+    this.#warnPreloaded(external)
+    try {
+      const { Hook } = require('require-in-the-middle') as typeof import('require-in-the-middle')
+      this.#hook = new Hook(external, { internals: false }, (exports, name, basedir) => this.onModule(exports, name, basedir ?? ''))
+    } catch (err) {
+      this.#log.error(`could not hook require(): ${String(err)}; modules loaded with require are not instrumented`)
+    }
+    try {
+      // Only effective when the ESM loader hook was registered (`--import apm/start`); harmless otherwise.
+      const iitm = require('import-in-the-middle') as { Hook: new (modules: string[], options: object, hook: (exports: any, name: string, basedir?: string) => unknown) => { unhook (): void } }
+      this.#esmHook = new iitm.Hook(external, {}, (exports, name, basedir) => {
+        const result = this.onModule(exports, name, basedir ?? '')
+        return result
+      })
+    } catch (err) {
+      this.#log.debug(`ESM hook unavailable: ${String(err)}`)
+    }
+  }
+
+  /** Apply every matching target to a module's exports. Returns the (possibly replaced) exports. */
+  onModule (exports: any, name: string, basedir: string): any {
+    const targets = this.#byModule.get(name)
+    if (targets === undefined || exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) return exports
+    if (this.#seen.has(exports)) return exports
+    this.#seen.add(exports)
+    const version = basedir === '' ? '' : readVersion(basedir)
+    for (const target of targets) {
+      if (basedir !== '' && !satisfies(version, target.versions)) {
+        this.#log.limited('info', `unsupported:${name}@${version}`, `${name}@${version} is outside the supported range ${target.versions}; not instrumented`, Infinity)
+        continue
+      }
+      try {
+        const replaced = target.patch(exports, { tracer: this.#tracer, version, basedir })
+        if (replaced !== undefined && replaced !== exports) exports = replaced
+        this.#patched.push({ target, exports })
+        this.#log.debug(`instrumented ${name}${version === '' ? '' : '@' + version}`)
+      } catch (err) {
+        // A failing patch leaves the module as it was (patches must not half-apply) and says so once.
+        this.#log.limited('warn', `patch:${name}@${version}`, `could not instrument ${name}${version === '' ? '' : '@' + version}: ${String(err)}; left unpatched`, Infinity)
+      }
+    }
+    return exports
+  }
+
+  disable (): void {
+    this.#hook?.unhook()
+    this.#esmHook?.unhook()
+    this.#hook = this.#esmHook = undefined
+    for (const { target, exports } of this.#patched.splice(0)) {
+      try { target.unpatch?.(exports) } catch {}
+    }
+    syncBuiltinESMExports()
+  }
+
+  // A module required before start() cannot be patched any more: say which, rather than stay silent.
+  #warnPreloaded (names: string[]): void {
+    const cache = require.cache
+    for (const name of names) {
+      const marker = `${sep}node_modules${sep}${name}${sep}`
+      for (const file of Object.keys(cache)) {
+        if (file.includes(marker)) {
+          this.#log.warn(`${name} was loaded before apm started, so it is not instrumented; start apm first (node -r apm/start, or import it before ${name})`)
+          break
+        }
+      }
+    }
+  }
+}
+
+function readVersion (basedir: string): string {
+  try {
+    const version = JSON.parse(readFileSync(join(basedir, 'package.json'), 'utf8')).version
+    return typeof version === 'string' ? version : ''
+  } catch {
+    return ''
+  }
+}
+
+function satisfies (version: string, range: string): boolean {
+  if (range === '*') return true
+  try {
+    const semver = require('semver') as typeof import('semver')
+    return semver.satisfies(version, range, { includePrerelease: true })
+  } catch {
+    return false
+  }
+}
