@@ -6,6 +6,7 @@ import type { Tracer } from '../lib/tracer'
 import { SpanKind, type Span, type Transaction } from '../lib/trace/span'
 import { unwrap, wrap } from '../lib/wrap'
 import { AGENT_USER_AGENT_PREFIX } from '../lib/version'
+import { isSensitiveName, redactUrl, REDACTED_HEADER_VALUE } from '../lib/sanitize'
 
 const kTransaction = Symbol('apm.transaction')
 const kSpan = Symbol('apm.span')
@@ -75,11 +76,23 @@ function patchServer (proto: { emit: (...args: any[]) => boolean }, tracer: Trac
       tx.setAttribute('client.address', typeof forwarded === 'string' && forwarded !== ''
         ? forwarded.split(',', 1)[0]!.trim()
         : req.socket?.remoteAddress)
+      if (tracer.config.captureHeaders) recordHeaders(tx, 'http.request.header.', headers, tracer.config.sanitizeFieldNames)
     }
     // 'close' follows 'finish' on every response and also fires when the client went away first.
     res.on('close', onResponseClose)
     return tracer.applyWithSpan(tx, emit, this, arguments)
   })
+}
+
+// Header values as semantic conventions want them (string arrays), sensitive names redacted.
+function recordHeaders (span: Span, prefix: string, headers: Record<string, string | string[] | number | undefined>, sensitive: readonly string[]): void {
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined) continue
+    const key = prefix + name.toLowerCase()
+    if (isSensitiveName(name, sensitive)) span.setAttribute(key, [REDACTED_HEADER_VALUE])
+    else span.setAttribute(key, Array.isArray(value) ? value : [String(value)])
+  }
 }
 
 function onResponseClose (this: TracedResponse): void {
@@ -90,7 +103,11 @@ function onResponseClose (this: TracedResponse): void {
     return
   }
   const status = this.statusCode
-  if (this.writableFinished || this.headersSent) tx.setAttribute('http.response.status_code', status)
+  if (this.writableFinished || this.headersSent) {
+    tx.setAttribute('http.response.status_code', status)
+    const config = tx.sink.config
+    if (config.captureHeaders) recordHeaders(tx, 'http.response.header.', this.getHeaders(), config.sanitizeFieldNames)
+  }
   if (!this.writableFinished) {
     // The client closed the connection before the response was complete.
     tx.result = 'aborted'
@@ -138,7 +155,7 @@ function traceClientRequest (req: TracedRequest, tracer: Tracer, defaultPort: nu
     span.setAttribute('http.request.method', KNOWN_METHODS.has(method) ? method : '_OTHER')
     span.setAttribute('server.address', address)
     span.setAttribute('server.port', port)
-    span.setAttribute('url.full', req.protocol + '//' + (hostHeader ?? address) + pathOf(req.path))
+    span.setAttribute('url.full', redactUrl(req.protocol + '//' + (hostHeader ?? address) + req.path))
     req[kSpan] = span
     req.on(errorMonitor, onClientError)
     req.on('close', onClientClose)

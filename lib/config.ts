@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { LEVELS, type LogLevel, type Logger } from './logger'
+import { DEFAULT_SENSITIVE_HEADER_PATTERNS } from './sanitize'
 
 /** Options accepted by `agent.start()`. Each maps 1:1 to an environment variable (see README). */
 export interface AgentOptions {
@@ -66,7 +67,7 @@ export interface Config {
   active: boolean
   transactionSampleRate: number
   captureHeaders: boolean
-  sanitizeFieldNames: string[]
+  sanitizeFieldNames: readonly string[]
   captureExceptions: boolean
   disableInstrumentations: string[]
   flushIntervalMs: number
@@ -98,11 +99,6 @@ interface OptionSpec {
   doc: string
 }
 
-export const DEFAULT_SANITIZE_FIELD_NAMES = [
-  'password', 'passwd', 'pwd', 'secret', '*token*', '*key*', '*auth*', '*session*', 'cookie', 'set-cookie',
-  '*credit*', '*card*', '*csrf*', '*jwt*', 'sid', 'sig', 'signature', 'x-amz-signature', 'x-goog-signature'
-]
-
 /** Every option, its kind, default and documentation: the README's configuration table is built from this. */
 export const OPTIONS: Record<keyof Config, OptionSpec> = {
   serviceName: { kind: 'string', default: undefined, aliases: ['OTEL_SERVICE_NAME'], doc: "Service name; falls back to the app's package.json `name`" },
@@ -115,7 +111,7 @@ export const OPTIONS: Record<keyof Config, OptionSpec> = {
   active: { kind: 'boolean', default: true, doc: '`false` turns every call into a no-op (`OTEL_SDK_DISABLED=true` too)' },
   transactionSampleRate: { kind: 'number', default: 1, min: 0, max: 1, doc: 'Share of transactions recorded (0..1); trace context is propagated either way' },
   captureHeaders: { kind: 'boolean', default: false, doc: 'Record HTTP headers (sensitive values `[REDACTED]`)' },
-  sanitizeFieldNames: { kind: 'list', default: DEFAULT_SANITIZE_FIELD_NAMES, doc: 'Header and query names redacted; `*` is a wildcard' },
+  sanitizeFieldNames: { kind: 'list', default: DEFAULT_SENSITIVE_HEADER_PATTERNS, doc: 'Header name patterns whose values are `[REDACTED]` (substring match; `*` makes a glob)' },
   captureExceptions: { kind: 'boolean', default: true, doc: 'Capture uncaught exceptions and unhandled rejections' },
   disableInstrumentations: { kind: 'list', default: [], doc: 'Instrumentation ids not to load, e.g. `pg,koa`' },
   flushIntervalMs: { kind: 'int', default: 1000, min: 10, max: 600_000, doc: 'Longest wait between exports (ms)' },

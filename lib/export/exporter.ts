@@ -130,7 +130,12 @@ export class Exporter {
         clearTimeout(this.#retryTimer)
         this.#retryTimer = undefined
       }
-      this.#kick()
+      // Start now, not on an (unref'd) immediate: at beforeExit nothing else keeps the loop alive until then.
+      if (this.#immediate !== undefined) {
+        clearImmediate(this.#immediate)
+        this.#immediate = undefined
+      }
+      if (!this.#running && !this.#closed) this.#onImmediate()
     })
   }
 

@@ -33,6 +33,7 @@ export interface SpanLimits {
 /** Where ended spans go (the agent's queue); kept as an interface so span.ts imports no exporter. */
 export interface SpanSink {
   limits: SpanLimits
+  config: { captureHeaders: boolean, sanitizeFieldNames: readonly string[] }
   onSpanEnd (span: Span): void
 }
 
