@@ -1,7 +1,11 @@
 // The registry: every instrumentation apm ships, as data. README tables and test matrices are built from it.
 import type { Instrumentation } from '../lib/instrument'
 import http from './http'
+import pg from './pg'
+import undici from './undici'
 
 export const instrumentations: Instrumentation[] = [
-  http
+  http,
+  pg,
+  undici
 ]
