@@ -209,4 +209,3 @@ export default defineInstrumentation({
   id: 'http',
   targets: [target('http', 'http', 80), target('https', 'https', 443)]
 })
-
