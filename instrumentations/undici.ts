@@ -1,5 +1,6 @@
 // Node's global fetch and the undici package: a CLIENT span per request from undici's diagnostics channels
 // (subscribed, never patched) and W3C trace context injected into the outgoing headers.
+import { AsyncResource } from 'node:async_hooks'
 import type * as DiagnosticsChannel from 'node:diagnostics_channel'
 import { defineInstrumentation } from '../lib/instrument'
 import type { Tracer } from '../lib/tracer'
@@ -67,6 +68,21 @@ function parseOrigin (raw: string | URL | undefined): Origin | null {
   return parsed
 }
 
+// undici keeps the dispatch handler under a module-private `Symbol('handler')`; found once per Request class
+// (Node's bundled copy and the npm package each have their own).
+const handlerKeys = new WeakMap<object, symbol | null>()
+
+function handlerOf (request: object): unknown {
+  const proto = Object.getPrototypeOf(request) as object | null
+  if (proto === null) return undefined
+  let key = handlerKeys.get(proto)
+  if (key === undefined) {
+    key = Object.getOwnPropertySymbols(request).find((s) => s.description === 'handler') ?? null
+    handlerKeys.set(proto, key)
+  }
+  return key === null ? undefined : (request as Record<symbol, unknown>)[key]
+}
+
 function hasHeader (headers: unknown, name: string): boolean {
   if (Array.isArray(headers)) {
     for (let i = 0; i < headers.length; i += 2) {
@@ -111,34 +127,46 @@ class FetchTracer {
     this.#tracer = tracer
   }
 
-  // Published synchronously from dispatch(), i.e. in the async context of the code that called fetch or
-  // undici.request: the current span is the caller's.
+  readonly #currentSpan = (): Span | undefined => this.#tracer.currentSpan()
+
+  // The span current where the app made the request. request:create is published synchronously from
+  // dispatch(), in the caller's async context; except when a connection-limited Pool queues the request and
+  // creates it later from another request's socket callback. undici's request/stream/pipeline handlers are
+  // AsyncResources made in the caller's context (undici@5 to @7), so their scope is the caller's in every case.
+  #callerSpan (request: object): Span | undefined {
+    const handler = handlerOf(request)
+    return handler instanceof AsyncResource
+      ? handler.runInAsyncScope(this.#currentSpan)
+      : this.#tracer.currentSpan()
+  }
+
   readonly onCreate = (message: unknown): void => {
     const tracer = this.#tracer
     if (!tracer.active) return
-    const parent = tracer.currentSpan()
+    const request = (message as CreateMessage).request
+    const parent = this.#callerSpan(request)
     // Outside a transaction (and for the agent's own exports, which run outsideTrace) nothing happens.
     if (parent === undefined) return
     try {
-      const request = (message as CreateMessage).request
       const origin = parseOrigin(request.origin)
       if (origin === null) return
       const rawMethod = typeof request.method === 'string' ? request.method : 'GET'
       const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER'
-      const span = tracer.startSpan(method + ' ' + origin.display, 'external', { kind: SpanKind.CLIENT })
+      const span = tracer.startSpan(method + ' ' + origin.display, 'external', { kind: SpanKind.CLIENT, parent })
+      if (span !== undefined) {
+        span.setAttribute('http.request.method', method)
+        if (method === '_OTHER') span.setAttribute('http.request.method_original', rawMethod)
+        span.setAttribute('server.address', origin.address)
+        span.setAttribute('server.port', origin.port)
+        span.setAttribute('url.full', redactUrl(origin.origin + (typeof request.path === 'string' ? request.path : '/')))
+        spans.set(request, span) // before injecting: the span ends with the request whatever happens below
+      }
       // Context travels even when the span is not recorded (unsampled or over the limit): the parent's id.
       if (typeof request.addHeader === 'function' && !hasHeader(request.headers, 'traceparent')) {
         request.addHeader('traceparent', tracer.traceparent(span ?? parent))
         const traceState = parent.transaction.traceState
         if (traceState !== undefined && !hasHeader(request.headers, 'tracestate')) request.addHeader('tracestate', traceState)
       }
-      if (span === undefined) return
-      span.setAttribute('http.request.method', method)
-      if (method === '_OTHER') span.setAttribute('http.request.method_original', rawMethod)
-      span.setAttribute('server.address', origin.address)
-      span.setAttribute('server.port', origin.port)
-      span.setAttribute('url.full', redactUrl(origin.origin + (typeof request.path === 'string' ? request.path : '/')))
-      spans.set(request, span)
     } catch (err) {
       tracer.log.limited('debug', 'undici', `outgoing undici/fetch request not traced: ${String(err)}`)
     }

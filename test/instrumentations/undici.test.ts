@@ -2,7 +2,7 @@ import t from 'tap'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
-import { fetch as undiciFetch, request as undiciRequest } from 'undici'
+import { Pool, fetch as undiciFetch, request as undiciRequest } from 'undici'
 import { startReceiver, type ReceivedSpan } from '../helpers/receiver'
 import agent from 'apm'
 
@@ -186,6 +186,28 @@ t.test('fetch and undici requests become CLIENT spans carrying W3C trace context
         t.match(path, new RegExp(`^/c/${i}/[ab]$`), 'the span names its own request')
         t.equal(seenAt(path).headers.traceparent, `00-${tx.traceId}-${span.spanId}-01`)
       }
+    }
+  })
+
+  t.test('requests queued by a connection-limited Pool stay with the transaction that made them', async (t) => {
+    // The Pool creates a queued request later, from another request's socket callback: the span must
+    // still belong to the caller, not to whichever transaction opened the connection.
+    const pool = new Pool(base, { connections: 1 })
+    t.teardown(() => pool.close())
+    const run = async (i: number): Promise<{ traceId: string, txId: string }> => {
+      await null
+      const tx = agent.beginTransaction(`pooled-${i}`, 'job')!
+      await (await pool.request({ method: 'GET', path: `/pool/${i}` })).body.text()
+      agent.endTransaction()
+      return { traceId: tx.traceId, txId: tx.id }
+    }
+    const txs = await Promise.all([0, 1, 2, 3].map(run))
+    for (const [i, tx] of txs.entries()) {
+      const spans = await clientSpans(tx.traceId, 1)
+      t.equal(spans.length, 1, `transaction ${i} has its one span`)
+      t.equal(spans[0]!.parentSpanId, tx.txId)
+      t.equal(spans[0]!.attributes['url.full'], `${base}/pool/${i}`)
+      t.equal(seenAt(`/pool/${i}`).headers.traceparent, `00-${tx.traceId}-${spans[0]!.spanId}-01`)
     }
   })
 
