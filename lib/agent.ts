@@ -5,15 +5,18 @@ import { hostname } from 'node:os'
 import { resolveConfig, type AgentOptions, type Config } from './config'
 import { enter, storage } from './context'
 import { Exporter } from './export/exporter'
-import { encodeResource, type LogRecordInput } from './export/otlp'
+import { encodeResource } from './export/otlp'
 import { emptyStats, type AgentStats } from './export/stats'
 import { Transport } from './export/transport'
 import { Loader } from './instrument'
 import { logger } from './logger'
+import { Middleware } from './middleware'
 import { Recorder } from './recorder'
 import { SpanKind, type AttributeValue, type Span, type Transaction } from './trace/span'
-import { NameSource, type CaptureErrorOptions } from './tracer'
+import { NameSource } from './tracer'
 import { instrumentations } from '../instrumentations/index'
+import { installCrashHandlers } from './crash'
+import { reportError } from './error-report'
 
 import { AGENT_USER_AGENT_PREFIX, VERSION } from './version'
 
@@ -45,6 +48,11 @@ export class Agent {
   #exporter: Exporter | undefined
   #loader: Loader | undefined
   #exitFlushProduced = -1
+  #uninstallCrashHandlers: (() => void) | undefined
+  readonly #appRoot = process.cwd()
+
+  /** Explicit framework middleware: `app.use(agent.middleware.express())`; pass-through until start(). */
+  readonly middleware = new Middleware(() => this.#recorder)
 
   /** Start the agent. Never throws; a second call warns and returns the running agent. */
   start (options?: AgentOptions): this {
@@ -111,12 +119,20 @@ export class Agent {
       maxRequestBytes: 4 * 1024 * 1024
     }, transport, logger, encodeResource(resource), SCOPE)
     const recorder = new Recorder(config, exporter, logger)
-    recorder.setErrorHandler((error, opts) => this.#recordError(error, opts))
+    recorder.setErrorHandler((error, opts) => {
+      this.#report(error, opts?.handled ?? true, opts?.labels, opts?.span).catch(() => {})
+    })
     this.#exporter = exporter
     this.#recorder = recorder
     this.#loader = new Loader(instrumentations, config.disableInstrumentations, recorder, logger)
     this.#loader.enable()
     process.on('beforeExit', this.#onBeforeExit)
+    if (config.captureExceptions) {
+      this.#uninstallCrashHandlers = installCrashHandlers({
+        capture: (error) => this.#report(error, false, undefined, undefined),
+        flush: (timeoutMs) => exporter.flush(timeoutMs, true)
+      })
+    }
     logger.debug(`started: service ${config.serviceName}, exporting to ${config.serverUrl}`)
   }
 
@@ -286,6 +302,7 @@ export class Agent {
       this.#recorder?.deactivate()
       this.#loader?.disable()
       process.removeListener('beforeExit', this.#onBeforeExit)
+      this.#uninstallCrashHandlers?.()
       const deadline = typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : this.#config!.requestTimeoutMs
       await exporter.close(deadline)
     } catch (err) {
@@ -293,36 +310,17 @@ export class Agent {
     }
   }
 
-  // Minimal error record; lib/errors replaces the stack handling.
-  #recordError (error: unknown, options: CaptureErrorOptions | undefined): void {
+  // Record an error under span (default: the current one); resolves once it is queued. Never rejects.
+  #report (error: unknown, handled: boolean, labels: Record<string, AttributeValue> | undefined, span: Span | undefined): Promise<void> {
     const exporter = this.#exporter
-    if (exporter === undefined) return
-    const span = options?.span ?? storage.getStore()
-    const err = error instanceof Error ? error : undefined
-    const type = err?.name ?? 'Error'
-    const message = err?.message ?? String(error)
-    const attributes: Record<string, AttributeValue> = {
-      'exception.type': type,
-      'exception.message': message.slice(0, 2048),
-      'exception.stacktrace': err?.stack ?? '',
-      'apm.error.handled': options?.handled ?? true,
-      ...options?.labels
+    if (exporter === undefined) return Promise.resolve()
+    try {
+      return reportError(error, handled, labels, { span: span ?? storage.getStore() }, this.#appRoot, (record) => exporter.pushLog(record), this.captureError)
+        .catch((err) => { logger.limited('error', 'capture', `could not capture an error: ${String(err)}`) })
+    } catch (err) {
+      logger.limited('error', 'capture', `could not capture an error: ${String(err)}`)
+      return Promise.resolve()
     }
-    if (span !== undefined) {
-      attributes['apm.transaction.name'] = span.transaction.name
-      span.addEvent('exception', { 'exception.type': type, 'exception.message': message.slice(0, 2048) })
-      span.setError(message)
-    }
-    const record: LogRecordInput = {
-      time: Date.now(),
-      severityNumber: 17,
-      severityText: 'ERROR',
-      body: message.slice(0, 2048),
-      attributes,
-      traceId: span?.traceId,
-      spanId: span?.id
-    }
-    exporter.pushLog(record)
   }
 }
 

@@ -1,0 +1,96 @@
+// koa 2 and 3: transactions named from the matched @koa/router / koa-router layer (`GET /orders/:orderId`, prefixes
+// included), `METHOD unknown route` when no router matched; errors thrown by middleware captured once.
+//
+// How: Application#handleRequest(ctx, fnMiddleware) runs the composed middleware; apm runs it through a wrapper
+// that, when the chain settles, names the transaction from `ctx._matchedRoute` (the documented field both routers
+// set to the matched layer's full path) and captures a rejection before koa's own ctx.onerror answers 500 and
+// emits 'error'. No 'error' listener is added, so koa's default logging (which depends on there being none) stays.
+import { defineInstrumentation } from '../lib/instrument'
+import type { Tracer } from '../lib/tracer'
+import { unwrap, wrap } from '../lib/wrap'
+import {
+  captureRequestError, nameRoute, nameUnknownRoute, newState, requestTransaction, templateText, type RequestState
+} from '../lib/framework'
+
+const kState = Symbol('apm.koa.state')
+
+type Ctx = { [kState]?: RequestState, method?: string, _matchedRoute?: unknown, req?: any, res?: any } & Record<string, any>
+type Composed = (...args: any[]) => unknown
+
+function nameFromRouter (tracer: Tracer, state: RequestState, ctx: Ctx): void {
+  let route: unknown
+  try { route = ctx._matchedRoute } catch { return }
+  const text = templateText(route)
+  if (text !== undefined && text !== '') nameRoute(tracer, state, ctx.method, text)
+}
+
+/** Run the composed middleware (or the rest of it) and name/capture when it settles; returns what it returned. */
+function traced (tracer: Tracer, state: RequestState, ctx: Ctx, fn: Composed, thisArg: unknown, args: ArrayLike<unknown>): unknown {
+  let result: unknown
+  try {
+    result = fn.apply(thisArg, args as unknown[])
+  } catch (err) {
+    nameFromRouter(tracer, state, ctx)
+    captureRequestError(tracer, state, err)
+    throw err
+  }
+  if (result === null || typeof result !== 'object' || typeof (result as Promise<unknown>).then !== 'function') {
+    nameFromRouter(tracer, state, ctx)
+    return result
+  }
+  return (result as Promise<unknown>).then((value) => {
+    nameFromRouter(tracer, state, ctx)
+    return value
+  }, (err: unknown) => {
+    nameFromRouter(tracer, state, ctx)
+    captureRequestError(tracer, state, err)
+    throw err
+  })
+}
+
+function patchApplication (Application: any, tracer: Tracer): void {
+  const proto = Application?.prototype
+  if (typeof proto?.handleRequest !== 'function') throw new Error('Application#handleRequest not found')
+  wrap(proto, 'handleRequest', (handleRequest) => function (this: unknown, ctx: Ctx, fnMiddleware: Composed) {
+    if (!tracer.active || ctx === null || typeof ctx !== 'object' || ctx[kState] !== undefined || typeof fnMiddleware !== 'function') {
+      return handleRequest.apply(this, arguments as unknown as unknown[])
+    }
+    const tx = tracer.currentTransaction()
+    if (tx === undefined) return handleRequest.apply(this, arguments as unknown as unknown[])
+    const state = newState(tx)
+    ctx[kState] = state
+    nameUnknownRoute(tracer, state, ctx.method)
+    return handleRequest.call(this, ctx, function (this: unknown) {
+      return traced(tracer, state, ctx, fnMiddleware, this, arguments)
+    })
+  })
+}
+
+export default defineInstrumentation({
+  id: 'koa',
+  targets: [{
+    module: 'koa',
+    versions: '>=2.0.0 <4',
+    patch (Application, { tracer }) { patchApplication(Application, tracer) },
+    unpatch (Application) { if (Application?.prototype !== undefined) unwrap(Application.prototype, 'handleRequest') }
+  }]
+})
+
+/**
+ * The explicit middleware (`app.use(agent.middleware.koa())`, best as the first middleware): when the
+ * auto-instrumentation did not set the request up, it takes the request's transaction (or starts one), names it
+ * from the matched router layer and captures errors thrown further down (then rethrows them, unchanged, to
+ * koa). When the auto-instrumentation is on, it only calls next(): one transaction per request, one error per error.
+ */
+export function koaMiddleware (getTracer: () => Tracer | undefined): (ctx: any, next: () => Promise<unknown>) => unknown {
+  return function apmKoaMiddleware (ctx: Ctx, next: () => Promise<unknown>) {
+    const tracer = getTracer()
+    if (tracer === undefined || !tracer.active || ctx === null || typeof ctx !== 'object' || ctx[kState] !== undefined) return next()
+    const { tx, owned } = requestTransaction(tracer, ctx.req, ctx.res)
+    const state = newState(tx)
+    ctx[kState] = state
+    nameUnknownRoute(tracer, state, ctx.method)
+    if (owned) return tracer.withSpan(tx, () => traced(tracer, state, ctx, next, undefined, []))
+    return traced(tracer, state, ctx, next, undefined, [])
+  }
+}
