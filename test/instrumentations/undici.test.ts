@@ -24,6 +24,12 @@ t.test('fetch and undici requests become CLIENT spans carrying W3C trace context
     req.on('end', () => {
       seen.push({ url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() })
       const status = /^\/status\/(\d+)/.exec(req.url ?? '')
+      if (req.url === '/broken') {
+        // Headers and part of the body, then the connection drops.
+        res.writeHead(200, { 'content-length': '1000' })
+        res.write('partial', () => res.destroy())
+        return
+      }
       if (req.url === '/slow') {
         setTimeout(() => res.end('late'), 5000).unref()
         return
@@ -147,6 +153,18 @@ t.test('fetch and undici requests become CLIENT spans carrying W3C trace context
     const [span] = await clientSpans(tx.traceId, 1)
     t.equal(span!.status.code, 2)
     t.equal(span!.attributes['error.type'], 'AbortError')
+  })
+
+  t.test('a connection lost while the body streams marks the span failed, status code kept', async (t) => {
+    const tx = agent.beginTransaction('broken', 'job')!
+    const res = await fetch(`${base}/broken`)
+    t.equal(res.status, 200)
+    await t.rejects(res.text(), TypeError, 'reading the body fails as without the agent')
+    agent.endTransaction()
+    const [span] = await clientSpans(tx.traceId, 1)
+    t.equal(span!.attributes['http.response.status_code'], 200)
+    t.equal(span!.status.code, 2)
+    t.equal(span!.attributes['error.type'], 'UND_ERR_SOCKET', "undici's error code")
   })
 
   t.test('a fetch with a streamed request body is traced identically', async (t) => {
