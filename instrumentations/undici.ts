@@ -131,8 +131,10 @@ class FetchTracer {
 
   // The span current where the app made the request. request:create is published synchronously from
   // dispatch(), in the caller's async context; except when a connection-limited Pool queues the request and
-  // creates it later from another request's socket callback. undici's request/stream/pipeline handlers are
+  // creates it later, from a callback another request scheduled. undici's request/stream/pipeline handlers are
   // AsyncResources made in the caller's context (undici@5 to @7), so their scope is the caller's in every case.
+  // fetch's handler is a plain object: a fetch queued by such a Pool (`dispatcher: new Pool(url, { connections })`)
+  // takes the context of the request that freed the connection (a known limit; the default dispatcher never queues).
   #callerSpan (request: object): Span | undefined {
     const handler = handlerOf(request)
     return handler instanceof AsyncResource
