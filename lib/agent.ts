@@ -5,7 +5,8 @@ import { hostname } from 'node:os'
 import { resolveConfig, type AgentOptions, type Config } from './config'
 import { enter, storage } from './context'
 import { Exporter } from './export/exporter'
-import { encodeResource } from './export/otlp'
+import { encodeResource, type LogRecordInput } from './export/otlp'
+import { sendSync } from './export/sync-send'
 import { emptyStats, type AgentStats } from './export/stats'
 import { Transport } from './export/transport'
 import { Loader } from './instrument'
@@ -129,8 +130,8 @@ export class Agent {
     process.on('beforeExit', this.#onBeforeExit)
     if (config.captureExceptions) {
       this.#uninstallCrashHandlers = installCrashHandlers({
-        capture: (error) => this.#report(error, false, undefined, undefined),
-        flush: (timeoutMs) => exporter.flush(timeoutMs, true)
+        capture: (error) => { this.#report(error, false, undefined, undefined).catch(() => {}) },
+        captureFatal: (error, timeoutMs) => this.#captureFatal(error, timeoutMs, headers, config)
       })
     }
     logger.debug(`started: service ${config.serviceName}, exporting to ${config.serverUrl}`)
@@ -308,6 +309,31 @@ export class Agent {
     } catch (err) {
       logger.limited('error', 'shutdown', `shutdown: ${String(err)}`)
     }
+  }
+
+  // The process dies when this returns: record the error without waiting for source context, end the
+  // transaction it broke, and deliver everything queued synchronously (bounded by timeoutMs).
+  #captureFatal (error: unknown, timeoutMs: number, headers: Record<string, string>, config: Config): void {
+    const exporter = this.#exporter
+    if (exporter === undefined) return
+    const span = storage.getStore()
+    let record: LogRecordInput | undefined
+    reportError(error, false, undefined, { span }, this.#appRoot, (r) => { record = r }, this.captureError, false).catch(() => {})
+    if (record !== undefined) exporter.pushLog(record)
+    const tx = span?.transaction
+    if (tx !== undefined && !tx.ended) {
+      tx.result = 'crashed'
+      tx.setError()
+      tx.end()
+    }
+    const requests = exporter.drainSync()
+    const sent = sendSync(config.serverUrl, {
+      ...headers,
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      'user-agent': `${AGENT_USER_AGENT_PREFIX}${VERSION} node/${process.versions.node}`
+    }, requests, timeoutMs, config.verifyServerCert)
+    if (!sent) logger.warn('could not deliver the fatal error before the process exit')
   }
 
   // Record an error under span (default: the current one); resolves once it is queued. Never rejects.

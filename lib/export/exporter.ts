@@ -1,9 +1,10 @@
 // The export pipeline: bounded queues → batches (encode + gzip off the request path) → one request in flight → retry.
-import { gzip } from 'node:zlib'
+import { gzip, gzipSync } from 'node:zlib'
 import type { Logger } from '../logger'
 import type { Span } from '../trace/span'
 import { encodeLogRecord, encodeLogs, encodeSpan, encodeTraces, type LogRecordInput, type Scope } from './otlp'
 import { emptyStats, type AgentStats, type DropReason } from './stats'
+import type { SyncRequest } from './sync-send'
 import type { SendResult, Transport } from './transport'
 
 export interface ExporterOptions {
@@ -153,6 +154,27 @@ export class Exporter {
     this.#pending = undefined
     if (left > 0) this.#drop('shutdown', left)
     await this.#transport.close()
+  }
+
+  /**
+   * Everything waiting (the batch in flight or held for retry, errors, spans), encoded and compressed
+   * synchronously, for the last-chance send when the process is about to die. Empties the queues.
+   */
+  drainSync (): SyncRequest[] {
+    const out: SyncRequest[] = []
+    if (this.#pending !== undefined) out.push({ path: this.#pending.path, body: this.#pending.body })
+    this.#pending = undefined
+    const max = this.#options.maxBatchSize
+    const limit = this.#options.maxRequestBytes
+    while (this.#logs.length > 0) {
+      const parts = this.#encodeAll(this.#logs.splice(0, max), encodeLogRecord, limit, this.#logs)
+      if (parts.length > 0) out.push({ path: '/v1/logs', body: gzipSync(encodeLogs(this.#resource, this.#scope, parts), { level: 1 }) })
+    }
+    while (this.#spans.length > 0) {
+      const parts = this.#encodeAll(this.#spans.splice(0, max), encodeSpan, limit, this.#spans)
+      if (parts.length > 0) out.push({ path: '/v1/traces', body: gzipSync(encodeTraces(this.#resource, this.#scope, parts), { level: 1 }) })
+    }
+    return out
   }
 
   #drop (reason: DropReason, count: number): void {
