@@ -185,8 +185,8 @@ export async function decodeMappings (mappings: string): Promise<{ lineStarts: I
     const at = count * 4
     segments[at] = genColumn
     segments[at + 1] = src
-    segments[at + 2] = origLine
-    segments[at + 3] = origColumn
+    segments[at + 2] = src === -1 ? 0 : origLine
+    segments[at + 3] = src === -1 ? 0 : origColumn
     count++
   }
   return { lineStarts: lineStarts.subarray(0, lines), segments: segments.subarray(0, count * 4), segmentCount: count }
@@ -232,18 +232,22 @@ export async function parseSourceMap (json: string, mapPath: string): Promise<So
   }
 }
 
-/** The original position of a generated 1-based line/column, or null when the map has no mapping there. */
+/**
+ * The original position of a generated 1-based line/column, or null when unmapped. Like Node's
+ * own SourceMap#findEntry (so we agree with --enable-source-maps): the last segment at or before
+ * the position, which may sit on an earlier line.
+ */
 export function originalPosition (map: SourceMap, line: number, column: number): OriginalPosition | null {
   const l = line - 1
-  if (l < 0 || l >= map.lineStarts.length) return null
-  const start = map.lineStarts[l]
-  const end = l + 1 < map.lineStarts.length ? map.lineStarts[l + 1] : map.segmentCount
-  if (start >= end) return null
+  if (l < 0 || !Number.isFinite(l)) return null
+  const lines = map.lineStarts.length
+  const start = l < lines ? map.lineStarts[l] : map.segmentCount
+  const end = l + 1 < lines ? map.lineStarts[l + 1] : map.segmentCount
   const col = column - 1
-  // The last segment starting at or before the column.
+  // The last segment of this line starting at or before the column; else the last one before the line.
   let lo = start
   let hi = end - 1
-  let found = -1
+  let found = start - 1
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1
     if (map.segments[mid * 4] <= col) {
@@ -253,7 +257,7 @@ export function originalPosition (map: SourceMap, line: number, column: number):
       hi = mid - 1
     }
   }
-  if (found === -1) return null
+  if (found < 0) return null
   const src = map.segments[found * 4 + 1]
   if (src < 0 || src >= map.sources.length) return null
   return { source: map.sources[src], sourceIndex: src, line: map.segments[found * 4 + 2] + 1, column: map.segments[found * 4 + 3] + 1 }

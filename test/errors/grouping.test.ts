@@ -1,13 +1,10 @@
 // Tests for lib/errors/grouping.ts: key stability across call paths and processes, separation of different bugs, fallbacks, culprit.
 import t from 'tap'
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import { groupingKey, culprit, normalizeMessage } from '../../lib/errors/grouping'
 import { parseStack } from '../../lib/errors/stack'
 import { toErrorEvent } from '../../lib/errors/capture'
-import { buildTsApp, repoRoot } from '../fixtures/errors/build'
+import { buildTsApp, repoRoot, runNode } from '../fixtures/errors/build'
 
-const run = promisify(execFile)
 const root = '/srv/app'
 
 function frames (...lines: string[]) {
@@ -103,10 +100,12 @@ t.test('a compiled TypeScript app: same bug from two routes in two processes sha
   const child = async (which: string, ...nodeArgs: string[]) => {
     // With Node's source maps on, frames point at the .ts sources, which live in the repo: that is the app root then.
     const appRoot = nodeArgs.includes('--enable-source-maps') ? repoRoot : built.outDir
-    const { stdout } = await run(process.execPath, [...nodeArgs, built.app, which, appRoot], { cwd: built.outDir })
+    const { stdout } = await runNode([...nodeArgs, built.app, which, appRoot], { cwd: built.outDir })
     return JSON.parse(stdout)
   }
   const [checkout, invoice, quantity] = await Promise.all([child('checkout'), child('invoice'), child('quantity')])
+  t.equal(checkout.nodeSourceMaps, false, 'plain node')
+  t.match(checkout.event.frames[0].raw, /bugs\.js:\d+:\d+\)$/, 'V8 reported the compiled file')
   t.equal(checkout.event.type, 'TypeError')
   t.equal(checkout.generatedKey, invoice.generatedKey, 'same bug, two routes, two processes')
   t.not(checkout.event.message, invoice.event.message, 'messages differ')
