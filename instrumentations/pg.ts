@@ -76,7 +76,8 @@ function onSubmittableEnd (this: Traced): void {
 
 function onSubmittableError (this: Traced, err: unknown): void {
   const span = this[kSpan]
-  if (span !== undefined) finish(span, err)
+  // Node 20 destroys a stream the app stopped reading (`break` in `for await`) with an AbortError: not a failure.
+  if (span !== undefined) finish(span, (err as Error | undefined)?.name === 'AbortError' ? undefined : err)
 }
 
 /** The callback to run in `parent`'s context (undefined: outside any span), ending span first when given. */

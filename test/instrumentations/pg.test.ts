@@ -164,6 +164,52 @@ t.test('pg queries inside a transaction become CLIENT spans', async (t) => {
     t.equal(span!.attributes['db.query.text'], 'SELECT n FROM generate_series(?, ?) AS n')
   })
 
+  t.test('a failing stream errors as without the agent and marks its span failed', async (t) => {
+    const tx = await inTransaction('stream-fail', async (tx) => {
+      const qs = client.query(new QueryStream('SELECT nope FROM users'))
+      await t.rejects((async () => { for await (const row of qs) t.fail(String(row)) })(), { code: '42703' })
+      return tx
+    })
+    const [span] = await spansOf(tx, 1)
+    t.equal(span!.status.code, 2)
+    t.equal(span!.attributes['error.type'], '42703')
+  })
+
+  t.test('a stream abandoned half-way still ends its span', async (t) => {
+    const tx = await inTransaction('stream-early', async (tx) => {
+      const qs = client.query(new QueryStream('SELECT n FROM generate_series(1, 1000) AS n', [], { batchSize: 10 }))
+      for await (const row of qs) if ((row as { n: number }).n === 3) break
+      t.equal(qs.destroyed, true)
+      return tx
+    })
+    const [span] = await spansOf(tx, 1)
+    t.equal(span!.parentSpanId, tx.id)
+    t.equal(span!.status.code, 0, 'stopping early is not a failure')
+    t.same(await client.query('SELECT 1 AS ok').then((r) => r.rows), [{ ok: 1 }], 'the client is usable afterwards')
+  })
+
+  t.test('a submitted pg.Query (events or callback) gets a span that ends with it', async (t) => {
+    const tx = await inTransaction('submitted', async (tx) => {
+      const ok = new pg.Query('SELECT id FROM users')
+      t.equal(client.query(ok), ok)
+      await new Promise((resolve) => ok.on('end', resolve))
+      await new Promise<void>((resolve) => {
+        const bad = new pg.Query('SELECT nope FROM users')
+        client.query(bad, (err: Error) => {
+          t.equal((err as pg.DatabaseError).code, '42703')
+          t.equal(agent.currentTransaction?.name, 'submitted')
+          resolve()
+        })
+      })
+      return tx
+    })
+    const spans = await spansOf(tx, 2)
+    const failed = spans.find((s) => s.attributes['db.query.text'] === 'SELECT nope FROM users')!
+    t.equal(failed.status.code, 2)
+    t.equal(failed.attributes['error.type'], '42703')
+    t.equal(spans.find((s) => s !== failed)!.status.code, 0)
+  })
+
   t.test('pg-cursor: read and close; a failing cursor marks its span failed without adding an error listener', async (t) => {
     const tx = await inTransaction('cursor', async (tx) => {
       const cursor = new Cursor('SELECT id FROM users ORDER BY id')
