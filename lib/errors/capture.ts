@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { parseStack, formatFrame, DEFAULT_MAX_FRAMES } from './stack'
 import type { StackFrame } from './stack'
 import { groupingKey, culprit } from './grouping'
+import { isSensitiveName } from '../sanitize'
 
 export type AttributeValue = string | number | boolean
 
@@ -60,8 +61,16 @@ const MAX_ATTRIBUTE_LENGTH = 1024
 const MAX_LABELS = 64
 const MAX_NAME_LENGTH = 128
 const MAX_PREVIEW = 256
-/** Error properties that are not attributes: they are the event itself, or too big. */
-const NOT_ATTRIBUTES = new Set(['name', 'message', 'stack', 'cause', 'errors', 'constructor', 'toString'])
+/**
+ * Error properties that are not attributes: the event itself, or properties that echo the app's
+ * data (pg's `detail` "Key (email)=(…) already exists", `where`/`internalQuery` SQL text, request
+ * bodies). Names matching the sensitive-name patterns (password, token, key, …) are left out too.
+ */
+const NOT_ATTRIBUTES = new Set([
+  'name', 'message', 'stack', 'cause', 'errors', 'constructor', 'toString',
+  'detail', 'hint', 'where', 'internalQuery', 'query', 'sql', 'text', 'values', 'parameters', 'params',
+  'body', 'data', 'input', 'value', 'config', 'request', 'response', 'headers', 'url', 'href'
+])
 
 /** Reads a property; any throw (getter, Proxy trap) yields undefined. */
 function get (value: unknown, key: PropertyKey): unknown {
@@ -237,7 +246,7 @@ function ownAttributes (value: unknown): Record<string, AttributeValue> {
   let count = 0
   for (let k = 0; k < keys.length && count < MAX_ATTRIBUTES; k++) {
     const key = keys[k]
-    if (NOT_ATTRIBUTES.has(key) || key.length > MAX_NAME_LENGTH) continue
+    if (NOT_ATTRIBUTES.has(key) || key.length > MAX_NAME_LENGTH || isSensitiveName(key)) continue
     const v = primitive(get(value, key))
     if (v === undefined) continue
     out[key] = v
@@ -337,7 +346,12 @@ export function toErrorEvent (value: unknown, opts: CaptureOptions): ErrorEvent 
     let stack = d.stack
     if (stack === null) stack = captureSyntheticStack(opts.syntheticStackFrom ?? toErrorEvent, maxFrames)
     const skip = d.stack === null ? 0 : headerLength(d.stack, d)
-    const frames = parseStack(stack, { appRoot: opts.appRoot, maxFrames, skip })
+    let frames = parseStack(stack, { appRoot: opts.appRoot, maxFrames, skip })
+    if (d.stack === null && frames.length === 0 && opts.syntheticStackFrom !== undefined) {
+      // syntheticStackFrom was not on the stack (V8 then records nothing): fall back to our own frame.
+      stack = captureSyntheticStack(toErrorEvent, maxFrames)
+      frames = parseStack(stack, { appRoot: opts.appRoot, maxFrames })
+    }
     const related = collectRelated(value, opts, maxMessage, maxFrames)
     let stacktrace = formatSection(d.type, d.message, frames)
     for (const section of related.sections) stacktrace += '\n' + section

@@ -61,6 +61,18 @@ t.test('primitive own properties become bounded attributes; objects, functions a
   t.ok(Object.keys(e.attributes).length <= 20)
 })
 
+t.test('properties that echo app data or look secret are not attributes (pg DatabaseError shape)', async (t) => {
+  const err: any = new Error('duplicate key value violates unique constraint "users_email_key"')
+  Object.assign(err, {
+    code: '23505', severity: 'ERROR', constraint: 'users_email_key', table: 'users', routine: '_bt_check_unique',
+    detail: 'Key (email)=(planted-secret@example.com) already exists.', where: "SQL statement \"INSERT … 'planted'\"",
+    internalQuery: "SELECT 'planted'", hint: 'planted', password: 'planted', apiKey: 'planted', sessionId: 'planted', body: 'planted'
+  })
+  const e = toErrorEvent(err, opts)
+  t.match(e.attributes, { code: '23505', severity: 'ERROR', constraint: 'users_email_key', table: 'users', routine: '_bt_check_unique' })
+  t.notMatch(JSON.stringify(e.attributes), /planted/)
+})
+
 t.test('labels are kept as primitives, bounded', async (t) => {
   const labels: Record<string, unknown> = { tenant: 'acme', n: 1, ok: false, obj: { x: 1 }, long: 'y'.repeat(5000) }
   for (let k = 0; k < 100; k++) labels['l' + k] = k
@@ -120,6 +132,9 @@ t.test('a non-Error gets a synthetic stack from the capture site, without the ca
   t.equal(e.message, 'just a string')
   t.equal(e.frames[0].function, 'caller')
   t.notOk(e.frames.some((f) => f.function === 'captureError' || (f.file ?? '').includes('lib/errors')))
+  // A syntheticStackFrom that is not on the stack does not cost the stack.
+  const notOnStack = toErrorEvent('x', { ...opts, syntheticStackFrom: function elsewhere () {} })
+  t.match(notOnStack.frames[0], { file: THIS_FILE })
   // Without syntheticStackFrom, toErrorEvent's own frame is left out.
   const direct = toErrorEvent(42, opts)
   t.match(direct.frames[0], { file: THIS_FILE })

@@ -2,6 +2,7 @@
 import t from 'tap'
 import * as path from 'node:path'
 import { parseStack, parseFrameLine, relativeToRoot, formatFrame } from '../../lib/errors/stack'
+import { runNode, repoRoot, fixtureDir } from '../fixtures/errors/build'
 
 const root = '/srv/app'
 
@@ -156,4 +157,15 @@ t.test('formatFrame renders a frame the way V8 does', async (t) => {
   t.equal(formatFrame(one('at handler (/srv/app/a.js:1:2)')), 'at handler (/srv/app/a.js:1:2)')
   t.equal(formatFrame(one('at async /srv/app/a.js:1:2')), 'at async /srv/app/a.js:1:2')
   t.equal(formatFrame(one('at Array.map (<anonymous>)')), 'at Array.map (<anonymous>)')
+})
+
+t.test('real ES module stacks: file:// URLs become app paths and "at async" frames are flagged', async (t) => {
+  const { stdout } = await runNode([path.join(fixtureDir, '..', 'esm', 'thrower.mjs')])
+  const stacks = JSON.parse(stdout)
+  const sync = parseStack(stacks.sync, { appRoot: repoRoot })
+  t.match(stacks.sync, /at fail \(file:\/\//)
+  t.match(sync[0], { function: 'fail', file: 'test/fixtures/errors/esm/thrower.mjs', line: 3, inApp: true, async: false })
+  const asyncFrames = parseStack(stacks.async, { appRoot: repoRoot })
+  t.match(asyncFrames[0], { function: 'inner', line: 8, async: false })
+  t.match(asyncFrames[1], { function: 'outer', line: 12, async: true, inApp: true, file: 'test/fixtures/errors/esm/thrower.mjs' })
 })
