@@ -64,6 +64,15 @@ function patchApplication (Application: any, tracer: Tracer): void {
       return traced(tracer, state, ctx, fnMiddleware, this, arguments)
     })
   })
+  // Errors an app's own error middleware reports the koa way (`ctx.app.emit('error', err, ctx)`) are seen here;
+  // koa's ctx.onerror emits the same way (deduplicated with the capture above). Observed, not listened to.
+  wrap(proto, 'emit', (emit) => function (this: unknown, event: unknown, err: unknown, ctx: Ctx | undefined) {
+    if (event === 'error' && tracer.active && ctx !== null && typeof ctx === 'object') {
+      const state = ctx[kState]
+      if (state !== undefined) captureRequestError(tracer, state, err)
+    }
+    return emit.apply(this, arguments as unknown as unknown[])
+  })
 }
 
 export default defineInstrumentation({
@@ -72,7 +81,11 @@ export default defineInstrumentation({
     module: 'koa',
     versions: '>=2.0.0 <4',
     patch (Application, { tracer }) { patchApplication(Application, tracer) },
-    unpatch (Application) { if (Application?.prototype !== undefined) unwrap(Application.prototype, 'handleRequest') }
+    unpatch (Application) {
+      if (Application?.prototype === undefined) return
+      unwrap(Application.prototype, 'handleRequest')
+      unwrap(Application.prototype, 'emit')
+    }
   }]
 })
 
@@ -86,6 +99,11 @@ export function koaMiddleware (getTracer: () => Tracer | undefined): (ctx: any, 
   return function apmKoaMiddleware (ctx: Ctx, next: () => Promise<unknown>) {
     const tracer = getTracer()
     if (tracer === undefined || !tracer.active || ctx === null || typeof ctx !== 'object' || ctx[kState] !== undefined) return next()
+    try {
+      instrumentApp(ctx.app, tracer)
+    } catch (err) {
+      tracer.log.limited('debug', 'koa-middleware', `koa app not instrumented: ${String(err)}`)
+    }
     const { tx, owned } = requestTransaction(tracer, ctx.req, ctx.res)
     const state = newState(tx)
     ctx[kState] = state
@@ -93,4 +111,11 @@ export function koaMiddleware (getTracer: () => Tracer | undefined): (ctx: any, 
     if (owned) return tracer.withSpan(tx, () => traced(tracer, state, ctx, next, undefined, []))
     return traced(tracer, state, ctx, next, undefined, [])
   }
+}
+
+// The app's copy of koa is instrumented from the first request on (the class that defines handleRequest).
+function instrumentApp (app: unknown, tracer: Tracer): void {
+  let proto = app === null || typeof app !== 'object' ? null : Object.getPrototypeOf(app)
+  while (proto !== null && !Object.prototype.hasOwnProperty.call(proto, 'handleRequest')) proto = Object.getPrototypeOf(proto)
+  if (proto !== null && typeof proto.constructor === 'function' && proto.constructor.prototype === proto) patchApplication(proto.constructor, tracer)
 }

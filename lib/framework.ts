@@ -117,6 +117,14 @@ export function requestTransaction (tracer: Tracer, req: IncomingMessage, res: S
     tx.setAttribute('http.request.method', method)
     if (method === '_OTHER') tx.setAttribute('http.request.method_original', String(req.method))
     tx.setAttribute('url.path', path)
+    tx.setAttribute('url.scheme', (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http')
+    const host = headers.host
+    if (typeof host === 'string') {
+      const colon = host.lastIndexOf(':')
+      const port = colon === -1 || host.endsWith(']') ? NaN : Number(host.slice(colon + 1))
+      tx.setAttribute('server.address', Number.isInteger(port) ? host.slice(0, colon) : host)
+      if (Number.isInteger(port)) tx.setAttribute('server.port', port)
+    }
     tx.setAttribute('user_agent.original', headers['user-agent'])
     tx.setAttribute('client.address', req.socket?.remoteAddress)
   }
