@@ -64,9 +64,19 @@ t.test('primitive own properties become bounded attributes; objects, functions a
 t.test('properties that echo app data or look secret are not attributes (pg DatabaseError shape)', async (t) => {
   const err: any = new Error('duplicate key value violates unique constraint "users_email_key"')
   Object.assign(err, {
-    code: '23505', severity: 'ERROR', constraint: 'users_email_key', table: 'users', routine: '_bt_check_unique',
-    detail: 'Key (email)=(planted-secret@example.com) already exists.', where: "SQL statement \"INSERT … 'planted'\"",
-    internalQuery: "SELECT 'planted'", hint: 'planted', password: 'planted', apiKey: 'planted', sessionId: 'planted', body: 'planted'
+    code: '23505',
+    severity: 'ERROR',
+    constraint: 'users_email_key',
+    table: 'users',
+    routine: '_bt_check_unique',
+    detail: 'Key (email)=(planted-secret@example.com) already exists.',
+    where: "SQL statement \"INSERT … 'planted'\"",
+    internalQuery: "SELECT 'planted'",
+    hint: 'planted',
+    password: 'planted',
+    apiKey: 'planted',
+    sessionId: 'planted',
+    body: 'planted'
   })
   const e = toErrorEvent(err, opts)
   t.match(e.attributes, { code: '23505', severity: 'ERROR', constraint: 'users_email_key', table: 'users', routine: '_bt_check_unique' })
