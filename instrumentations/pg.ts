@@ -254,6 +254,20 @@ export default defineInstrumentation({
       if (pg.Query !== undefined) unwrap(pg.Query.prototype, 'handleError')
     }
   }, {
+    // pg.Pool extends pg-pool's Pool; patched here too for apps that use pg-pool directly (wrap skips a method
+    // that is already ours, so pg.Pool is never wrapped twice).
+    module: 'pg-pool',
+    versions: '>=3 <4',
+    patch (exports, { tracer }) {
+      const Pool = typeof exports === 'function' ? exports : exports?.default
+      if (typeof Pool?.prototype?.connect !== 'function') throw new Error('Pool.prototype.connect not found')
+      patchPool(Pool, tracer)
+    },
+    unpatch (exports) {
+      const Pool = typeof exports === 'function' ? exports : exports?.default
+      if (Pool?.prototype !== undefined) unwrap(Pool.prototype, 'connect')
+    }
+  }, {
     module: 'pg-cursor',
     versions: '>=2 <3',
     patch (exports) {

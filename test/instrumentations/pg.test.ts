@@ -291,32 +291,34 @@ t.test('pg queries inside a transaction become CLIENT spans', async (t) => {
     for (const s of spans) t.equal(s.parentSpanId, tx.id, `${s.name} is a child of the transaction`)
   })
 
-  t.test('a checkout queued behind a busy pool runs in its own transaction, not the releaser\'s', async (t) => {
-    const pool = new pg.Pool({ ...config, max: 1 })
-    t.teardown(() => pool.end())
-    const first = await pool.connect() // outside any transaction: holds the only client
-    const seen: string[] = []
-    let release!: () => void
-    const released = new Promise<void>((resolve) => { release = resolve })
-    const waiting = inTransaction('waiter', (tx) => new Promise<Tx>((resolve, reject) => {
-      pool.connect((err, c, done) => {
-        seen.push(agent.currentTransaction?.name ?? 'none')
-        if (err !== undefined && err !== null) return reject(err)
-        c!.query('SELECT 3 AS waited', (err) => {
+  const pools = {
+    'pg.Pool': () => new pg.Pool({ ...config, max: 1 }),
+    'pg-pool used directly': () => new (require('pg-pool'))({ ...config, max: 1, Client: pg.Client }) as import('pg').Pool
+  }
+  for (const [kind, makePool] of Object.entries(pools)) {
+    t.test(`${kind}: a checkout queued behind a busy pool runs in its own transaction, not the releaser's`, async (t) => {
+      const pool = makePool()
+      t.teardown(() => pool.end())
+      const first = await pool.connect() // outside any transaction: holds the only client
+      const seen: string[] = []
+      const waiting = inTransaction('waiter', (tx) => new Promise<Tx>((resolve, reject) => {
+        pool.connect((err, c, done) => {
           seen.push(agent.currentTransaction?.name ?? 'none')
-          done()
-          if (err !== null) reject(err); else resolve(tx)
+          if (err !== undefined && err !== null) return reject(err)
+          c!.query('SELECT 3 AS waited', (err) => {
+            seen.push(agent.currentTransaction?.name ?? 'none')
+            done()
+            if (err !== null) reject(err); else resolve(tx)
+          })
         })
-      })
-      release()
-    }))
-    await released
-    await inTransaction('releaser', async () => { first.release() })
-    const tx = await waiting
-    t.same(seen, ['waiter', 'waiter'])
-    const [span] = await spansOf(tx, 1)
-    t.equal(span!.parentSpanId, tx.id)
-  })
+      }))
+      await inTransaction('releaser', async () => { first.release() })
+      const tx = await waiting
+      t.same(seen, ['waiter', 'waiter'])
+      const [span] = await spansOf(tx, 1)
+      t.equal(span!.parentSpanId, tx.id)
+    })
+  }
 
   t.test('a query queued on a busy client calls back in its own transaction', async (t) => {
     const seen: string[] = []
