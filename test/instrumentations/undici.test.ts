@@ -100,6 +100,14 @@ t.test('fetch and undici requests become CLIENT spans carrying W3C trace context
     t.equal(seenAt('/npm-request').body, 'put-body', 'the request body arrives unchanged')
   })
 
+  t.test('url.full never holds credentials or sensitive query values', async (t) => {
+    const tx = agent.beginTransaction('redact', 'job')!
+    await (await undiciRequest(`http://user:pw@127.0.0.1:${port}/login?password=hunter2&next=%2Fhome`)).body.text()
+    agent.endTransaction()
+    const [span] = await clientSpans(tx.traceId, 1)
+    t.equal(span!.attributes['url.full'], `${base}/login?password=REDACTED&next=%2Fhome`)
+  })
+
   t.test('4xx and 5xx answers mark the span failed and reach the app unchanged', async (t) => {
     const tx = agent.beginTransaction('statuses', 'job')!
     const notFound = await fetch(`${base}/status/404`)
