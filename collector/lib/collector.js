@@ -1,0 +1,299 @@
+// @ts-check
+// Wires the collector together: data directory, spool, store worker thread, read-only store for
+// queries, and one HTTP server for intake (/v1/*), dashboard pages and the JSON API (/api/*).
+'use strict'
+
+const fs = require('node:fs')
+const http = require('node:http')
+const path = require('node:path')
+const { Worker } = require('node:worker_threads')
+const { Spool } = require('./spool.js')
+const { openStore } = require('./store/schema.js')
+const { createQueries } = require('./store/queries.js')
+const { createAuth } = require('./intake/auth.js')
+const { RateLimiter } = require('./intake/rate-limit.js')
+const { createIntake, send } = require('./intake/handler.js')
+const { RANGES } = require('./ui/html.js')
+const pages = require('./ui/pages.js')
+
+const DEFAULTS = {
+  port: 4318,
+  host: '127.0.0.1',
+  dataDir: './apm-data',
+  token: '',
+  retentionDays: 7,
+  maxBodyBytes: 16 * 1024 * 1024,
+  spoolMaxBytes: 512 * 1024 * 1024,
+  rateLimitPerSecond: 100,
+  rateLimitBurst: 200,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  drain: true
+}
+
+class CollectorError extends Error {
+  /** @param {string} code @param {string} message */
+  constructor (code, message) {
+    super(message)
+    this.code = code
+  }
+}
+
+const ASSETS = {
+  '/assets/app.css': { file: path.join(__dirname, 'ui/assets/app.css'), type: 'text/css; charset=utf-8' },
+  '/assets/app.js': { file: path.join(__dirname, 'ui/assets/app.js'), type: 'text/javascript; charset=utf-8' }
+}
+
+/** @typedef {typeof DEFAULTS} CollectorOptions */
+
+/**
+ * mkdir -p without fs.mkdirSync's recursive mode, which spins forever on some paths
+ * (node@20: mkdirSync('/proc/x', { recursive: true }) never returns).
+ * @param {string} dir
+ */
+function mkdirp (dir) {
+  try {
+    if (fs.statSync(dir).isDirectory()) return
+  } catch (err) {
+    if (/** @type {NodeJS.ErrnoException} */ (err).code !== 'ENOENT') throw err
+    const parent = path.dirname(dir)
+    if (parent !== dir) mkdirp(parent)
+    fs.mkdirSync(dir)
+    return
+  }
+  const err = /** @type {NodeJS.ErrnoException} */ (new Error(`${dir} is not a directory`))
+  err.code = 'ENOTDIR'
+  throw err
+}
+
+/** @param {string} dir */
+function ensureWritableDir (dir) {
+  try {
+    mkdirp(dir)
+    const probe = path.join(dir, `.write-test-${process.pid}`)
+    fs.writeFileSync(probe, 'ok')
+    fs.rmSync(probe)
+  } catch (err) {
+    const e = /** @type {NodeJS.ErrnoException} */ (err)
+    throw new CollectorError('DATA_DIR', `data directory ${dir} is not writable (${e.code ?? e.message}); choose another with --data`)
+  }
+}
+
+/** @param {Partial<CollectorOptions>} [options] */
+async function startCollector (options = {}) {
+  const o = { ...DEFAULTS, ...options }
+  const dataDir = path.resolve(o.dataDir)
+  ensureWritableDir(dataDir)
+  const dbFile = path.join(dataDir, 'apm.sqlite')
+  try {
+    openStore(dbFile).close() // creates the schema before the readers open it
+  } catch (err) {
+    throw new CollectorError('DATA_DIR', `cannot open the store ${dbFile}: ${/** @type {Error} */ (err).message}`)
+  }
+  const spool = new Spool({ dir: path.join(dataDir, 'spool'), maxBytes: o.spoolMaxBytes })
+  await spool.open()
+
+  const stats = { accepted: 0, rejected: 0, unauthorized: 0, rateLimited: 0, spoolFull: 0, internalErrors: 0, storeErrors: 0 }
+  let lastStoreError = ''
+  /** @type {Set<() => void>} */
+  const progressWaiters = new Set()
+  const worker = new Worker(path.join(__dirname, 'store/drain-worker.js'), {
+    workerData: { dbFile, spoolDir: spool.dir, retentionDays: o.retentionDays, paused: !o.drain }
+  })
+  worker.unref()
+  /** @type {Promise<void>} */
+  const workerStopped = new Promise((resolve) => {
+    worker.on('message', (msg) => {
+      if (msg.type === 'progress') {
+        spool.consumed(msg.segment, msg.offset)
+        for (const w of progressWaiters) w()
+      } else if (msg.type === 'error' || msg.type === 'fatal') {
+        stats.storeErrors++
+        lastStoreError = msg.message
+      } else if (msg.type === 'stopped') {
+        resolve()
+      }
+    })
+    worker.on('exit', () => resolve())
+    worker.on('error', (err) => { stats.storeErrors++; lastStoreError = String(err.message); resolve() })
+  })
+
+  const db = openStore(dbFile, { readonly: true })
+  const queries = createQueries(db)
+  const intake = createIntake({
+    auth: createAuth(o.token),
+    limiter: new RateLimiter({ perSecond: o.rateLimitPerSecond, burst: o.rateLimitBurst }),
+    spool,
+    maxBodyBytes: o.maxBodyBytes,
+    bodyTimeoutMs: o.bodyTimeoutMs,
+    onAppended: () => worker.postMessage('wake'),
+    stats
+  })
+
+  /** @param {URL} url */
+  function view (url) {
+    const range = RANGES[url.searchParams.get('range') ?? ''] ? /** @type {string} */ (url.searchParams.get('range')) : '1h'
+    const toUs = Date.now() * 1000
+    /** @type {Record<string, string>} */
+    const query = {}
+    for (const [k, v] of url.searchParams) if (k !== 'range') query[k] = v
+    return { range, fromUs: toUs - RANGES[range], toUs, path: url.pathname, query }
+  }
+
+  /** @param {import('node:http').ServerResponse} res @param {string | null} page */
+  function sendPage (res, page) {
+    const body = page ?? pages.notFoundPage('Nothing here (yet).')
+    res.writeHead(page ? 200 : 404, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' })
+    res.end(body)
+  }
+
+  function status () {
+    return { pendingBytes: spool.pendingBytes, spoolMaxBytes: spool.maxBytes, stats, lastStoreError, stored: queries.counts() }
+  }
+
+  /**
+   * Dashboard and JSON API routes; returns false when nothing matched.
+   * @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res @param {URL} url
+   */
+  function ui (req, res, url) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false
+    const asset = ASSETS[/** @type {keyof typeof ASSETS} */ (url.pathname)]
+    if (asset) {
+      res.writeHead(200, { 'Content-Type': asset.type, 'Cache-Control': 'max-age=60' })
+      res.end(fs.readFileSync(asset.file))
+      return true
+    }
+    const v = view(url)
+    const api = url.pathname.startsWith('/api/')
+    const p = api ? url.pathname.slice(4) : url.pathname
+    const parts = p.split('/').slice(1).map((x) => decodeURIComponent(x))
+    const svc = parts[1]
+    /** @param {unknown} data */
+    const json = (data) => send(res, data === null || data === undefined ? 404 : 200, data ?? { error: 'not found' })
+    if (p === '/' || p === '/services') {
+      if (api) json(queries.services(v.fromUs, v.toUs))
+      else sendPage(res, pages.servicesPage(queries, v))
+    } else if (p === '/status' && api) {
+      json(status())
+    } else if (parts[0] === 'traces' && parts.length === 2) {
+      if (api) json(queries.trace(parts[1]).spans.length ? queries.trace(parts[1]) : null)
+      else sendPage(res, pages.tracePage(queries, v, parts[1]))
+    } else if (parts[0] === 'services' && svc && parts[2] === 'transactions' && parts.length === 3) {
+      const type = url.searchParams.get('type') ?? ''
+      if (api) json({ transactions: queries.transactions(svc, v.fromUs, v.toUs, type || undefined), series: queries.series(svc, v.fromUs, v.toUs, { type: type || undefined }) })
+      else sendPage(res, pages.transactionsPage(queries, v, svc, type))
+    } else if (parts[0] === 'services' && svc && parts[2] === 'transactions' && parts[3] === 'view' && parts.length === 4) {
+      const name = url.searchParams.get('name') ?? ''
+      if (api) json({ name, ...queries.overall(svc, v.fromUs, v.toUs, name), slowest: queries.slowest(svc, name, v.fromUs, v.toUs), series: queries.series(svc, v.fromUs, v.toUs, { name }) })
+      else sendPage(res, pages.transactionPage(queries, v, svc, name))
+    } else if (parts[0] === 'services' && svc && parts[2] === 'errors' && parts.length === 3) {
+      if (api) json(queries.errorGroups(svc, v.fromUs, v.toUs))
+      else sendPage(res, pages.errorsPage(queries, v, svc))
+    } else if (parts[0] === 'services' && svc && parts[2] === 'errors' && parts.length === 4) {
+      if (api) json(queries.errorGroup(svc, parts[3], v.fromUs, v.toUs))
+      else sendPage(res, pages.errorGroupPage(queries, v, svc, parts[3]))
+    } else if (parts[0] === 'services' && svc && parts[2] === 'releases' && parts.length === 3) {
+      if (api) json(queries.releases(svc))
+      else sendPage(res, pages.releasesPage(queries, v, svc))
+    } else if (parts[0] === 'services' && svc && parts.length === 2) {
+      res.writeHead(302, { Location: `/services/${encodeURIComponent(svc)}/transactions` })
+      res.end()
+    } else {
+      return false
+    }
+    return true
+  }
+
+  const server = http.createServer({
+    headersTimeout: o.headersTimeoutMs,
+    requestTimeout: o.headersTimeoutMs + o.bodyTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs),
+    keepAliveTimeout: 5000
+  }, (req, res) => {
+    let url
+    try {
+      url = new URL(req.url ?? '/', 'http://collector')
+    } catch {
+      return send(res, 400, { error: 'bad request URL' })
+    }
+    if (url.pathname === '/v1/traces' || url.pathname === '/v1/logs' || url.pathname === '/v1/metrics') {
+      intake(req, res, url.pathname)
+      return
+    }
+    try {
+      if (!ui(req, res, url)) {
+        if (url.pathname.startsWith('/api/')) send(res, 404, { error: 'not found' })
+        else sendPage(res, null)
+      }
+    } catch (err) {
+      if (err instanceof URIError) return send(res, 400, { error: 'bad request URL' })
+      stats.internalErrors++
+      if (!res.headersSent) send(res, 500, { error: 'internal error' })
+      else res.destroy()
+    }
+  })
+  server.on('clientError', (err, socket) => {
+    const code = /** @type {NodeJS.ErrnoException} */ (err).code
+    if (socket.writable) socket.end(code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+    socket.destroy()
+  })
+
+  try {
+    await new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(o.port, o.host, () => { server.off('error', reject); resolve(undefined) })
+    })
+  } catch (err) {
+    worker.postMessage('stop')
+    await workerStopped
+    db.close()
+    await spool.close()
+    const e = /** @type {NodeJS.ErrnoException} */ (err)
+    if (e.code === 'EADDRINUSE') throw new CollectorError('PORT_IN_USE', `port ${o.port} on ${o.host} is already in use; stop the other process or choose another with --port`)
+    if (e.code === 'EACCES') throw new CollectorError('PORT_DENIED', `not allowed to listen on ${o.host}:${o.port}; choose a port above 1023 with --port`)
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new CollectorError('BAD_HOST', `cannot listen on host ${o.host} (${e.code}); use --host 127.0.0.1`)
+    throw err
+  }
+  const addr = /** @type {import('node:net').AddressInfo} */ (server.address())
+  const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  const url = `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${addr.port}`
+
+  let closed = false
+  return {
+    url,
+    port: addr.port,
+    dataDir,
+    stats,
+    status,
+    queries,
+    /** Resolves once everything appended so far is in the store (or rejects after timeoutMs). */
+    drained (timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        if (spool.pendingBytes === 0) return resolve(undefined)
+        const timer = setTimeout(() => { progressWaiters.delete(check); reject(new Error(`spool not drained within ${timeoutMs} ms (${spool.pendingBytes} bytes pending)`)) }, timeoutMs)
+        const check = () => {
+          if (spool.pendingBytes === 0) { clearTimeout(timer); progressWaiters.delete(check); resolve(undefined) }
+        }
+        progressWaiters.add(check)
+        worker.postMessage('wake')
+      })
+    },
+    pauseDrain () { worker.postMessage('pause') },
+    resumeDrain () { worker.postMessage('resume') },
+    async close () {
+      if (closed) return
+      closed = true
+      await new Promise((resolve) => {
+        server.close(() => resolve(undefined))
+        server.closeIdleConnections()
+        setTimeout(() => server.closeAllConnections(), 2000).unref()
+      })
+      await spool.close()
+      worker.postMessage('stop')
+      await workerStopped
+      db.close()
+    }
+  }
+}
+
+module.exports = { startCollector, CollectorError, DEFAULTS, mkdirp }

@@ -1,0 +1,105 @@
+// @ts-check
+// The store worker (a worker thread): drains the spool into SQLite. Each step inserts a chunk of
+// records and advances the spool checkpoint in the same SQLite transaction, so after a crash the
+// spool is replayed from exactly where the store left off. Keeps retrying while the store is busy.
+'use strict'
+
+const fs = require('node:fs')
+const path = require('node:path')
+const { parentPort, workerData } = require('node:worker_threads')
+const { openStore } = require('./schema.js')
+const { createIngest, applyRetention } = require('./ingest.js')
+const { readFrom } = require('../spool-reader.js')
+const { segmentName } = require('../spool.js')
+
+const STEP_BYTES = 4 * 1024 * 1024
+const IDLE_POLL_MS = 500
+const RETENTION_EVERY_MS = 60 * 60 * 1000
+
+/** @type {{ dbFile: string, spoolDir: string, retentionDays: number, paused?: boolean }} */
+const cfg = workerData
+const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort)
+
+let db = openStore(cfg.dbFile)
+let ingest = createIngest(db)
+const state = { stopping: false }
+let paused = !!cfg.paused
+/** @type {(() => void) | null} */
+let wake = null
+let lastRetention = 0
+
+port.on('message', (msg) => {
+  if (msg === 'stop') state.stopping = true
+  if (msg === 'pause') paused = true
+  if (msg === 'resume') paused = false
+  if (wake) wake()
+})
+
+function checkpoint () {
+  const row = /** @type {{ segment: number, offset: number } | undefined} */ (
+    db.prepare('SELECT segment, offset FROM spool_checkpoint WHERE id = 1').get())
+  return row ?? { segment: 0, offset: 0 }
+}
+
+/** Returns true when it stored something (or moved past finished segments). */
+function step () {
+  const from = checkpoint()
+  const { records, next, finished } = readFrom(cfg.spoolDir, from, STEP_BYTES)
+  const moved = next.segment !== from.segment || next.offset !== from.offset
+  if (!moved) return false
+  const nowUs = Date.now() * 1000
+  const stored = { spans: 0, logs: 0, metrics: 0, records: records.length }
+  db.transaction(() => {
+    for (const r of records) {
+      const batch = JSON.parse(r.payload.toString('utf8'))
+      if (r.type === 'spans') stored.spans += ingest.spans(batch)
+      else if (r.type === 'logs') stored.logs += ingest.logs(batch)
+      else stored.metrics += ingest.metrics(batch, nowUs)
+    }
+    db.prepare('INSERT INTO spool_checkpoint (id, segment, offset) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET segment = excluded.segment, offset = excluded.offset')
+      .run(next.segment, next.offset)
+  })()
+  for (const n of finished) {
+    if (n < next.segment) fs.rmSync(path.join(cfg.spoolDir, segmentName(n)), { force: true })
+  }
+  port.postMessage({ type: 'progress', segment: next.segment, offset: next.offset, stored })
+  return true
+}
+
+async function main () {
+  let backoffMs = 50
+  port.postMessage({ type: 'progress', ...checkpoint(), stored: null })
+  while (!state.stopping) {
+    let progressed = false
+    if (!paused) {
+      try {
+        progressed = step()
+        backoffMs = 50
+        if (Date.now() - lastRetention > RETENTION_EVERY_MS) {
+          lastRetention = Date.now()
+          applyRetention(db, cfg.retentionDays, Date.now() * 1000)
+        }
+      } catch (err) {
+        // The store is busy or briefly unavailable: the spool keeps the data; try again later.
+        port.postMessage({ type: 'error', message: String(/** @type {Error} */ (err).message) })
+        await new Promise((resolve) => setTimeout(resolve, backoffMs))
+        backoffMs = Math.min(backoffMs * 2, 5000)
+        try { db.close() } catch {}
+        try { db = openStore(cfg.dbFile); ingest = createIngest(db) } catch {}
+        continue
+      }
+    }
+    if (!progressed) {
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, IDLE_POLL_MS)
+        wake = () => { clearTimeout(timer); wake = null; resolve(undefined) }
+      })
+    }
+  }
+  db.close()
+  port.postMessage({ type: 'stopped' })
+}
+
+main().catch((err) => {
+  port.postMessage({ type: 'fatal', message: String(err && err.stack) })
+})
