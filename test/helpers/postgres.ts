@@ -48,6 +48,24 @@ function findBinDir (): string {
   return join(root, majors[0]!, 'bin')
 }
 
+/** A fresh directory under os.tmpdir() (as root: owned by postgres, in /tmp if postgres cannot reach tmpdir()). */
+function privateDir (asRoot: boolean): string {
+  if (!asRoot) return mkdtempSync(join(tmpdir(), 'apm-pg-'))
+  const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }))
+  const gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }))
+  for (const base of [...new Set([tmpdir(), '/tmp'])]) {
+    const dir = mkdtempSync(join(base, 'apm-pg-'))
+    chownSync(dir, uid, gid)
+    try {
+      execFileSync('runuser', ['-u', USER, '--', 'test', '-w', dir], { stdio: 'ignore' })
+      return dir
+    } catch {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  throw new Error(`the ${USER} user cannot write to a directory under ${tmpdir()} or /tmp`)
+}
+
 function freePort (): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
@@ -82,13 +100,8 @@ async function startCluster (): Promise<Postgres> {
     return execFileSync(cmd!, rest, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   }
 
-  const dir = mkdtempSync(join(tmpdir(), 'apm-pg-'))
+  const dir = privateDir(asRoot)
   try {
-    if (asRoot) {
-      const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }))
-      const gid = Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' }))
-      chownSync(dir, uid, gid)
-    }
     run(join(bin, 'initdb'), ['-D', join(dir, 'data'), '-U', USER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'])
   } catch (err) {
     rmSync(dir, { recursive: true, force: true })
