@@ -83,15 +83,29 @@ export class Loader {
       this.#log.error(`could not hook require(): ${String(err)}; modules loaded with require are not instrumented`)
     }
     try {
-      // Only effective when the ESM loader hook was registered (`--import apm/start`); harmless otherwise.
-      const iitm = require('import-in-the-middle') as { Hook: new (modules: string[], options: object, hook: (exports: any, name: string, basedir?: string) => unknown) => { unhook (): void } }
-      this.#esmHook = new iitm.Hook(external, {}, (exports, name, basedir) => {
-        const result = this.onModule(exports, name, basedir ?? '')
-        return result
-      })
+      // Only sees `import`s when the ESM loader hook is registered (`node --import apm/start`, lib/start.mts).
+      const iitm = require('import-in-the-middle') as { Hook: new (modules: string[], options: object, hook: (namespace: any, name: string, basedir?: string) => unknown) => { unhook (): void } }
+      this.#esmHook = new iitm.Hook(external, {}, (namespace, name, basedir) => this.#onImport(namespace, name, basedir ?? ''))
     } catch (err) {
       this.#log.debug(`ESM hook unavailable: ${String(err)}`)
     }
+  }
+
+  // import-in-the-middle hands over the module namespace. Of a CommonJS package (express, koa, pg, also behind
+  // their ESM wrappers) the `default` export is the very object require() returns: patches apply to it, so one
+  // object is patched once (onModule remembers it) whether it arrives through require, import, or both.
+  // Returning undefined leaves the namespace as it is; a patch that replaced the exports becomes the default.
+  #onImport (namespace: any, name: string, basedir: string): unknown {
+    if (namespace === null || typeof namespace !== 'object') return undefined
+    let exports: unknown
+    try {
+      const def = namespace.default
+      exports = def !== null && (typeof def === 'object' || typeof def === 'function') ? def : namespace
+    } catch {
+      exports = namespace
+    }
+    const result = this.onModule(exports, name, basedir)
+    return result !== exports && exports !== namespace ? result : undefined
   }
 
   /** Apply every matching target to a module's exports. Returns the (possibly replaced) exports. */
@@ -101,11 +115,13 @@ export class Loader {
     if (this.#seen.has(exports)) return exports
     this.#seen.add(exports)
     const version = basedir === '' ? '' : readVersion(basedir)
+    // A module may have several targets for different version ranges (express 4 and 5): unsupported only if none fits.
+    if (basedir !== '' && !targets.some((target) => satisfies(version, target.versions))) {
+      this.#log.limited('info', `unsupported:${name}@${version}`, `${name}@${version} is outside the supported range ${targets.map((target) => target.versions).join(' || ')}; not instrumented`, Infinity)
+      return exports
+    }
     for (const target of targets) {
-      if (basedir !== '' && !satisfies(version, target.versions)) {
-        this.#log.limited('info', `unsupported:${name}@${version}`, `${name}@${version} is outside the supported range ${target.versions}; not instrumented`, Infinity)
-        continue
-      }
+      if (basedir !== '' && !satisfies(version, target.versions)) continue
       try {
         const replaced = target.patch(exports, { tracer: this.#tracer, version, basedir })
         if (replaced !== undefined && replaced !== exports) exports = replaced
@@ -136,7 +152,10 @@ export class Loader {
       const marker = `${sep}node_modules${sep}${name}${sep}`
       for (const file of Object.keys(cache)) {
         if (file.includes(marker)) {
-          this.#log.warn(`${name} was loaded before apm started, so it is not instrumented; start apm first (node -r apm/start, or import it before ${name})`)
+          this.#log.warn(`${name} was loaded before apm started, so it is not instrumented. Start apm before the app loads: ` +
+            '`node --import apm/start app.mjs` for ES modules (import statements are evaluated before any code of the ' +
+            'module that contains them, so agent.start() in the app cannot come first), `node -r apm/start app.js` or ' +
+            `require('apm').start() before require('${name}') for CommonJS`)
           break
         }
       }

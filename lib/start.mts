@@ -1,7 +1,25 @@
-// ESM preload entry (`node --import apm/start app.mjs`): start the agent before the app's imports are evaluated.
-import { createRequire } from 'node:module'
+// ESM preload entry (`node --import apm/start app.mjs`): registers the ESM loader hook (import-in-the-middle),
+// starts the agent, and waits until the loader confirmed which modules to hook — all before the app's imports run.
+import { createRequire, register } from 'node:module'
 
 const require = createRequire(import.meta.url)
-const agent = require('./index.js')
 
+// The message-channel variant: the loader intercepts only the modules the agent's Hook asks for (the registry's,
+// less disabled instrumentations), and acknowledges them before this module finishes evaluating.
+let hooksAcknowledged: (() => Promise<void>) | undefined
+try {
+  // The same import-in-the-middle instance lib/instrument.ts requires, so its Hook() reaches this channel.
+  const iitm = require('import-in-the-middle') as {
+    createAddHookMessageChannel (): { registerOptions: object, waitForAllMessagesAcknowledged (): Promise<void> }
+  }
+  const { registerOptions, waitForAllMessagesAcknowledged } = iitm.createAddHookMessageChannel()
+  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions)
+  hooksAcknowledged = waitForAllMessagesAcknowledged
+} catch (err) {
+  process.emitWarning(`apm: could not register the ESM loader hook (${String(err)}); modules loaded with import are not instrumented`)
+}
+
+const agent = require('./index.js')
 agent.start()
+
+if (hooksAcknowledged !== undefined) await hooksAcknowledged()

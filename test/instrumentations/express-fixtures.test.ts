@@ -1,0 +1,30 @@
+import t from 'tap'
+import { join } from 'node:path'
+import { startReceiver } from '../helpers/receiver'
+import { startServerFixture, ROOT } from '../helpers/child'
+import { expressScenarios } from './express-scenarios'
+
+// Every express scenario in a child process: CommonJS under `-r apm/start`, ES module under `--import apm/start`
+// (`import express from 'express'` reaching the ESM hook), for express 5 (root) and express 4 (its workspace).
+const FIXTURES = [
+  { label: 'express 5, CommonJS, -r apm/start', file: join(ROOT, 'test', 'fixtures', 'express-app.cjs'), nodeArgs: ['-r', 'apm/start'] },
+  { label: 'express 5, ES module, --import apm/start', file: join(ROOT, 'test', 'fixtures', 'express-app.mjs'), nodeArgs: ['--import', 'apm/start'] },
+  { label: 'express 4, CommonJS, -r apm/start', file: join(ROOT, 'test', 'versions', 'express4', 'express-app.cjs'), nodeArgs: ['-r', 'apm/start'] },
+  { label: 'express 4, ES module, --import apm/start', file: join(ROOT, 'test', 'versions', 'express4', 'express-app.mjs'), nodeArgs: ['--import', 'apm/start'] }
+]
+
+for (const { label, file, nodeArgs } of FIXTURES) {
+  t.test(label, async (t) => {
+    const receiver = await startReceiver()
+    t.teardown(() => receiver.close())
+    const { child, port, output } = await startServerFixture(file, {
+      nodeArgs,
+      env: { APM_SERVER_URL: receiver.url, APM_FLUSH_INTERVAL_MS: '50', APM_LOG_LEVEL: 'warn', NODE_ENV: 'test' }
+    })
+    t.teardown(() => { child.kill() })
+    expressScenarios(t, receiver, port)
+    t.test('the agent logged no warning', async (t) => {
+      t.notMatch(output(), /apm (warn|error)/)
+    })
+  })
+}
