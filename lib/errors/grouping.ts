@@ -6,11 +6,16 @@ const KEY_HEX_LENGTH = 32
 const LIBRARY_FRAMES_IN_KEY = 3
 const MAX_MESSAGE_IN_KEY = 2048
 
-/** A function name as it identifies code: without V8's receiver noise that depends on the call path. */
+/**
+ * A function name as it identifies code. V8 prefixes the receiver's type, which depends on the call
+ * path (`Object.totalOf` when called as `bugs.totalOf()`, `totalOf` when imported; `Timeout.<anonymous>`
+ * vs `Immediate.<anonymous>` for one callback), so only the last part is kept. `[as x]` aliases are
+ * already gone (the parser drops them).
+ */
 function normalizeFunction (fn: string | null): string {
   if (fn === null) return ''
-  // `Object.<anonymous>` vs `Module.<anonymous>`, `[as x]` aliases: already stripped by the parser.
-  return fn
+  const dot = fn.lastIndexOf('.')
+  return dot === -1 || fn.startsWith('new ') ? fn : fn.slice(dot + 1)
 }
 
 /** A library frame's file without the part of the path that varies between installs (pnpm store dirs, versions). */

@@ -98,8 +98,12 @@ function isAllDigits (s: string, from: number): boolean {
 /** Whether `loc` (the text inside the parentheses) looks like a frame location. */
 function looksLikeLocation (loc: string): boolean {
   if (loc === 'native' || loc === '<anonymous>' || loc.startsWith('index ') || loc.startsWith('eval at ')) return true
-  const { line } = splitLocation(loc)
-  return line !== null
+  const { where, line } = splitLocation(loc)
+  if (line === null) return false
+  // An absolute path, a URL (file:, node:, webpack:…), or a bare id without spaces (old builtins):
+  // so a function name holding " (" is not mistaken for the start of the location.
+  return where.startsWith('/') || where.startsWith('\\') || where === '<anonymous>' ||
+    /^[A-Za-z][A-Za-z0-9+.-]*:/.test(where) || !where.includes(' ')
 }
 
 /** For `eval at fn (LOCATION), <anonymous>:1:2`: the innermost LOCATION the eval was called from. */

@@ -18,6 +18,13 @@ t.test('the key hashes type and the top app frame, ignoring line, column, messag
   t.match(groupingKey('TypeError', a), /^[0-9a-f]{32}$/)
 })
 
+t.test('the receiver V8 prints before a function name (call-style dependent) does not change the key', async (t) => {
+  t.equal(groupingKey('TypeError', frames('Object.totalOf (/srv/app/bugs.js:3:9)')), groupingKey('TypeError', frames('totalOf (/srv/app/bugs.js:3:9)')))
+  t.equal(groupingKey('TypeError', frames('Timeout.<anonymous> (/srv/app/a.js:3:9)')), groupingKey('TypeError', frames('Immediate.<anonymous> (/srv/app/a.js:3:9)')))
+  t.equal(groupingKey('TypeError', frames('AdminService.find (/srv/app/s.js:3:9)')), groupingKey('TypeError', frames('UserService.find (/srv/app/s.js:3:9)')))
+  t.not(groupingKey('TypeError', frames('new Widget (/srv/app/w.js:3:9)')), groupingKey('TypeError', frames('Widget (/srv/app/w.js:3:9)')))
+})
+
 t.test('library frames above the app frame do not change the key', async (t) => {
   const a = frames('JSON.parse (<anonymous>)', 'Parser.run (/srv/app/node_modules/p/i.js:1:1)', 'load (/srv/app/cfg.js:4:4)')
   const b = frames('load (/srv/app/cfg.js:9:9)')

@@ -75,6 +75,12 @@ t.test('paths with spaces and parentheses are kept whole', async (t) => {
   t.match(one('at /srv/app/my dir (copy)/x.js:1:2'), { function: null, absPath: '/srv/app/my dir (copy)/x.js' })
 })
 
+t.test('a function name holding " (" does not swallow the location', async (t) => {
+  t.match(one('at Object.a (b) (/srv/app/x.js:1:2)'), { function: 'Object.a (b)', absPath: '/srv/app/x.js', line: 1, column: 2 })
+  t.match(one('at weird name (/srv/app/x.js:1:2)'), { function: 'weird name', absPath: '/srv/app/x.js' })
+  t.match(one('at f (webpack-internal:///./src/a.js:3:4)'), { function: 'f', line: 3, column: 4 })
+})
+
 t.test('Windows paths parse, relative to a Windows app root', async (t) => {
   const f = one('at handler (C:\\apps\\shop\\routes\\a.js:12:3)', 'C:\\apps\\shop')
   t.match(f, { function: 'handler', absPath: 'C:\\apps\\shop\\routes\\a.js', file: 'routes/a.js', line: 12, column: 3, inApp: true })
