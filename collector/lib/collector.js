@@ -291,6 +291,7 @@ async function startCollector (options = {}) {
       await spool.close()
       worker.postMessage('stop')
       await workerStopped
+      await worker.terminate() // already finished by now; makes sure no handle is left behind
       db.close()
     }
   }

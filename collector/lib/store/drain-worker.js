@@ -98,6 +98,7 @@ async function main () {
   }
   db.close()
   port.postMessage({ type: 'stopped' })
+  port.close() // lets the thread end
 }
 
 main().catch((err) => {
