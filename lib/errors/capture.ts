@@ -158,7 +158,7 @@ function typeOf (value: object): string {
   return truncate(type === '' ? 'Error' : type, MAX_NAME_LENGTH)
 }
 
-interface Described { type: string, message: string, stack: string | null, isError: boolean, fullMessage: string }
+interface Described { type: string, message: string, stack: string | null, fullMessage: string }
 
 function describe (value: unknown, maxMessage: number): Described {
   if (isError(value)) {
@@ -168,11 +168,10 @@ function describe (value: unknown, maxMessage: number): Described {
       type: typeOf(value),
       message: typeof message === 'string' ? truncate(message, maxMessage) : message === undefined ? '' : safeString(message, maxMessage),
       stack: typeof stack === 'string' ? stack : null,
-      isError: true,
       fullMessage: typeof message === 'string' ? message : ''
     }
   }
-  if (typeof value === 'string') return { type: 'Error', message: truncate(value, maxMessage), stack: null, isError: false, fullMessage: '' }
+  if (typeof value === 'string') return { type: 'Error', message: truncate(value, maxMessage), stack: null, fullMessage: '' }
   if (value !== null && typeof value === 'object') {
     // An error-like object ({ message, name, stack }) from a library that throws plain objects.
     const message = get(value, 'message')
@@ -182,11 +181,10 @@ function describe (value: unknown, maxMessage: number): Described {
       type: typeOf(value),
       message: hasMessage ? truncate(message, maxMessage) : 'Non-error object thrown: ' + safeString(value, Math.min(maxMessage, MAX_PREVIEW)),
       stack: typeof stack === 'string' && hasMessage ? stack : null,
-      isError: false,
       fullMessage: hasMessage ? message : ''
     }
   }
-  return { type: 'Error', message: truncate(`Non-error value thrown (${typeof value}): ${safeString(value, MAX_PREVIEW)}`, maxMessage), stack: null, isError: false, fullMessage: '' }
+  return { type: 'Error', message: truncate(`Non-error value thrown (${typeof value}): ${safeString(value, MAX_PREVIEW)}`, maxMessage), stack: null, fullMessage: '' }
 }
 
 /** Where the `Type: message` header of a V8 stack ends, so frame-like lines inside a message are not read as frames. */

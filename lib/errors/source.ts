@@ -19,7 +19,7 @@ const MAX_SOURCE_BYTES = 1024 * 1024
 const MAX_MAP_BYTES = 10 * 1024 * 1024
 const MAX_CONTEXT_LINE_LENGTH = 500
 const TAIL_BYTES = 8192
-const DECODE_CHUNK = 200000
+const DECODE_CHUNK = 64 * 1024
 
 /** A small LRU bounded by entries and by total weight (bytes, roughly). */
 class Lru<V> {
@@ -113,20 +113,21 @@ const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  */
 export async function decodeMappings (mappings: string): Promise<{ lineStarts: Int32Array, segments: Int32Array, segmentCount: number } | null> {
   const n = mappings.length
+  // Presized from typical density (a segment takes ~5 chars) so big maps do not grow many times.
   let lineStarts = new Int32Array(64)
   let lines = 1 // line 0 starts at segment 0
-  let segments = new Int32Array(256)
+  let segments = new Int32Array(Math.max(256, Math.ceil(n / 5) * 4))
   let count = 0
   let genColumn = 0
   let source = 0
   let origLine = 0
   let origColumn = 0
-  const fields = [0, 0, 0, 0, 0]
+  const fields = new Int32Array(5)
   let i = 0
-  let budget = DECODE_CHUNK
+  let yieldAt = DECODE_CHUNK
   while (i < n) {
-    if (--budget === 0) {
-      budget = DECODE_CHUNK
+    if (i >= yieldAt) {
+      yieldAt = i + DECODE_CHUNK
       await nextTick()
     }
     const c = mappings.charCodeAt(i)
@@ -152,20 +153,17 @@ export async function decodeMappings (mappings: string): Promise<{ lineStarts: I
       if (d === 44 || d === 59) break
       let value = 0
       let shift = 0
-      let more = true
-      while (more) {
-        if (i >= n) return null
-        const digit = mappings.charCodeAt(i) < 128 ? BASE64[mappings.charCodeAt(i)] : -1
+      let digit = 32
+      while ((digit & 32) !== 0) {
+        if (i >= n || shift > 25) return null // unterminated, or more than 32 bits
+        const code = mappings.charCodeAt(i++)
+        digit = code < 128 ? BASE64[code] : -1
         if (digit === -1) return null
-        i++
-        more = (digit & 32) !== 0
-        value += (digit & 31) * 2 ** shift
+        value |= (digit & 31) << shift
         shift += 5
-        if (shift > 35) return null
       }
       // The lowest bit is the sign.
-      const decoded = value % 2 === 1 ? -Math.floor(value / 2) : Math.floor(value / 2)
-      if (nf < 5) fields[nf] = decoded
+      if (nf < 5) fields[nf] = (value & 1) === 1 ? -(value >>> 1) : value >>> 1
       nf++
     }
     if (nf !== 1 && nf !== 4 && nf !== 5) return null
@@ -189,7 +187,8 @@ export async function decodeMappings (mappings: string): Promise<{ lineStarts: I
     segments[at + 3] = src === -1 ? 0 : origColumn
     count++
   }
-  return { lineStarts: lineStarts.subarray(0, lines), segments: segments.subarray(0, count * 4), segmentCount: count }
+  // Copies of the used parts, so the cache does not keep the spare capacity alive.
+  return { lineStarts: lineStarts.slice(0, lines), segments: segments.slice(0, count * 4), segmentCount: count }
 }
 
 function isUrlLike (s: string): boolean {
