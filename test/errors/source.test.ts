@@ -130,6 +130,21 @@ t.test('decodeMappings handles 1-, 4- and 5-field segments and rejects malformed
   t.equal(await parseSourceMap('{"version":3,"sections":[]}', '/x.map'), null, 'index maps are not supported')
 })
 
+t.test('decoding a multi-megabyte mappings string yields to the event loop along the way', async (t) => {
+  const mappings = 'AACA,CAAC,EAAE,GAAG,IAAI,KAAK;'.repeat(100000) // 3 MB, 600,000 segments
+  let ticks = 0
+  const tick = (): void => {
+    ticks++
+    timer = setImmediate(tick)
+  }
+  let timer = setImmediate(tick)
+  const decoded = await decodeMappings(mappings)
+  clearImmediate(timer)
+  t.equal(decoded?.segmentCount, 600000)
+  t.equal(decoded?.lineStarts.length, 100001)
+  t.ok(ticks >= 10, `the event loop turned ${ticks} times during decoding`)
+})
+
 t.test('originalPosition: the segment at or before the column, null for unmapped places', async (t) => {
   // Line 1: col 0 → 1:0, col 4 → 1:4, col 6 unmapped; line 2 empty; line 3: col 5 → 2:4.
   const map = await parseSourceMap(JSON.stringify({ version: 3, sources: ['a.ts'], sourceRoot: 'src', mappings: 'AAAA,IAAI,E;;KACA' }), '/out/a.js.map')
