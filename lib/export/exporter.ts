@@ -57,6 +57,8 @@ export class Exporter {
   #immediate: NodeJS.Immediate | undefined
   #running = false
   #pending: Batch | undefined
+  // Events taken from a queue and being encoded/compressed: counted as in flight so the books always balance.
+  #encoding = 0
   #retryTimer: NodeJS.Timeout | undefined
   #abort: AbortController | undefined
   #flushRequested = false
@@ -75,7 +77,7 @@ export class Exporter {
 
   stats (): AgentStats {
     const s = this.#stats
-    return { ...s, droppedByReason: { ...s.droppedByReason }, queued: this.#spans.length + this.#logs.length, inFlight: this.#pending?.count ?? 0 }
+    return { ...s, droppedByReason: { ...s.droppedByReason }, queued: this.#spans.length + this.#logs.length, inFlight: (this.#pending?.count ?? 0) + this.#encoding }
   }
 
   /** Queue an ended span. O(1); never throws; drops (and counts) the newest when full. */
@@ -247,7 +249,6 @@ export class Exporter {
 
   readonly #onRetry = (): void => {
     this.#retryTimer = undefined
-    this.#stats.retries++
     this.#kick()
   }
 
@@ -271,13 +272,22 @@ export class Exporter {
     }
     if (parts.length === 0) return this.#takeBatch()
     const json = path === '/v1/logs' ? encodeLogs(this.#resource, this.#scope, parts) : encodeTraces(this.#resource, this.#scope, parts)
-    let body: Buffer
+    let body: Buffer | undefined
+    this.#encoding = parts.length
     try {
       body = await gzipAsync(json)
     } catch (err) {
-      this.#drop('encode', parts.length)
       this.#log.limited('error', 'gzip', `could not compress an export batch: ${String(err)}`)
+    }
+    this.#encoding = 0
+    if (body === undefined) {
+      this.#drop('encode', parts.length)
       return this.#takeBatch()
+    }
+    if (this.#closed) {
+      // close() gave up while this batch was being compressed.
+      this.#drop('shutdown', parts.length)
+      return undefined
     }
     return { path, body, count: parts.length, attempt: 0 }
   }
@@ -316,6 +326,8 @@ export class Exporter {
     const deadline = setTimeout(() => abort.abort(new Error(`export request timed out after ${this.#options.requestTimeoutMs} ms`)), this.#options.requestTimeoutMs)
     deadline.unref()
     this.#stats.requests++
+    // Every attempt after the first is a retry, whether its back-off ran out or a flush() cut it short.
+    if (batch.attempt > 0) this.#stats.retries++
     batch.attempt++
     let result: SendResult
     try {
@@ -324,17 +336,23 @@ export class Exporter {
       clearTimeout(deadline)
       this.#abort = undefined
     }
+    // close() already counted this batch as dropped (shutdown) while the request was in flight.
+    if (this.#pending !== batch) return undefined
     if (result.ok) {
       this.#accept(batch, result.body)
       return undefined
     }
     this.#stats.failedRequests++
     if (result.status === 0 || RETRYABLE.has(result.status)) {
+      // Retry-After is honoured up to 60 s, but never below the back-off: `Retry-After: 0` (or a date in the past,
+      // or an unreadable value) must not become a tight retry loop.
+      const backoff = backoffMs(batch.attempt, this.#options.maxBackoffMs)
       const delay = result.retryAfterMs !== undefined
-        ? Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS)
-        : backoffMs(batch.attempt, this.#options.maxBackoffMs)
+        ? Math.max(Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS), backoff)
+        : backoff
       const why = result.status === 0 ? (result as { error: Error }).error.message : `HTTP ${result.status}`
-      this.#log.limited('warn', 'export-retry', `export to ${batch.path} failed (${why}); retrying in ${delay} ms, ${batch.count} events held, ${this.#spans.length + this.#logs.length} queued`)
+      const message = `export to ${batch.path} failed (${why}); retrying in ${delay} ms, ${batch.count} events held, ${this.#spans.length + this.#logs.length} queued`
+      if (!this.#log.limited('warn', 'export-retry', message)) this.#log.debug(message)
       return delay
     }
     this.#drop('http_status', batch.count)
