@@ -287,3 +287,65 @@ t.test('redactHeaders', async (t) => {
     t.ok(ms < 50, `took ${ms.toFixed(2)} ms`)
   })
 })
+
+t.test('planted secrets never survive obfuscateSql, whatever literal form or cut (seeded fuzz)', async (t) => {
+  let seed = 12345
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed % n
+  }
+  const alphabet = ["'", '"', '\\', '$', '-', '/', '*', ' ', '\n', 'a', '1', ';', '(', ')', 'é', '😀']
+  const noise = (len: number): string => Array.from({ length: len }, () => alphabet[rand(alphabet.length)]).join('')
+  const wrap = [
+    (s: string) => `'${s.replace(/'/g, "''")}'`,
+    (s: string) => `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`,
+    (s: string) => `$$${s.replace(/\$\$/g, '$ $')}$$`,
+    (s: string) => `$q$${s.replace(/\$q\$/g, '')}$q$`,
+    (s: string) => `U&'${s.replace(/'/g, "''")}'`
+  ]
+  const prefixes = ['SELECT ', 'INSERT INTO t VALUES (', 'ALTER USER bob PASSWORD ', 'UPDATE t SET a = ', 'SELECT * FROM t WHERE x = 1 AND y = ']
+  let checked = 0
+  for (let k = 0; k < 2000; k++) {
+    const secret = noise(rand(8)) + 'PLANTED' + noise(rand(8))
+    const literal = wrap[rand(wrap.length)](secret)
+    const sql = prefixes[rand(prefixes.length)] + literal + (rand(2) === 0 ? ' AND z = 2' : '')
+    const out = obfuscateSql(sql)
+    if (out.includes('PLANT')) {
+      t.fail(`leaked: ${JSON.stringify(sql)} -> ${JSON.stringify(out)}`)
+      return
+    }
+    // Cut anywhere: a literal cut in half is still replaced to the end.
+    const cut = obfuscateSql(sql, 1 + rand(sql.length))
+    if (cut.includes('PLANT')) {
+      t.fail(`leaked after cut: ${JSON.stringify(sql)} -> ${JSON.stringify(cut)}`)
+      return
+    }
+    checked++
+  }
+  t.equal(checked, 2000)
+})
+
+t.test('random garbage never makes the sanitizers throw (seeded fuzz)', async (t) => {
+  let seed = 777
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed % n
+  }
+  const chars = "'\"\\$-/*#?&=@:%;()[]{} \n\tabcXYZ019éß\u0000\ud800😀"
+  for (let k = 0; k < 3000; k++) {
+    const s = Array.from({ length: rand(60) }, () => chars[rand(chars.length)]).join('')
+    try {
+      obfuscateSql(s, rand(80))
+      sqlSummary(s)
+      sqlOperation(s)
+      redactUrl(s)
+      redactUrl('https://' + s)
+      isSensitiveName(s)
+      redactHeaders({ [s]: s })
+    } catch (err) {
+      t.fail(`threw on ${JSON.stringify(s)}: ${String(err)}`)
+      return
+    }
+  }
+  t.pass('3000 random inputs')
+})
