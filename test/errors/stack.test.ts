@@ -175,3 +175,31 @@ t.test('real ES module stacks: file:// URLs become app paths and "at async" fram
   t.match(asyncFrames[0], { function: 'inner', line: 8, async: false })
   t.match(asyncFrames[1], { function: 'outer', line: 12, async: true, inApp: true, file: 'test/fixtures/errors/esm/thrower.mjs' })
 })
+
+t.test('random frame-like garbage never makes parseStack throw and keeps frames well-formed (seeded fuzz)', async (t) => {
+  let seed = 4242
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed % n
+  }
+  const parts = ['at ', 'async ', 'new ', '(', ')', ' (', ':', '1', '42', '/', '\\', 'C:', 'file:///', 'node:', 'eval at ', ', ', '<anonymous>', ' [as x]', 'fn', '.', ' ', 'native', 'index 0']
+  for (let k = 0; k < 3000; k++) {
+    const line = '    at ' + Array.from({ length: rand(12) }, () => parts[rand(parts.length)]).join('')
+    let frames: ReturnType<typeof parseStack> = []
+    try {
+      frames = parseStack('Error: x\n' + line, { appRoot: root })
+    } catch (err) {
+      t.fail(`threw on ${JSON.stringify(line)}: ${String(err)}`)
+      return
+    }
+    for (const f of frames) {
+      const ok = (f.line === null || Number.isInteger(f.line)) && (f.column === null || Number.isInteger(f.column)) &&
+        !(f.inApp && (f.native || f.library || f.absPath === null))
+      if (!ok) {
+        t.fail(`bad frame from ${JSON.stringify(line)}: ${JSON.stringify(f)}`)
+        return
+      }
+    }
+  }
+  t.pass('3000 random lines')
+})
