@@ -54,6 +54,9 @@ export class Transport {
       if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true, status: res.statusCode, body: text }
       return { ok: false, status: res.statusCode, body: text, retryAfterMs: parseRetryAfter(res.headers['retry-after']) }
     } catch (err) {
+      // A failed or abandoned request leaves no connection behind: undici@7 would otherwise open a fresh socket at
+      // once (with nothing to send on it), so a dead collector would see two sockets, one of them idle.
+      this.#reset()
       return { ok: false, status: 0, error: err instanceof Error ? err : new Error(String(err)), retryAfterMs: undefined }
     }
   }
@@ -73,6 +76,12 @@ export class Transport {
       connect: { rejectUnauthorized: this.#options.verifyServerCert }
     })
     return this.#client
+  }
+
+  #reset (): void {
+    const client = this.#client
+    this.#client = undefined
+    if (client !== undefined) client.destroy().catch(() => {})
   }
 
   /** Close the connection; in-flight requests are aborted. */
