@@ -35,6 +35,13 @@ export function defineInstrumentation (instrumentation: Instrumentation): Instru
 
 const builtins = new Set(builtinModules)
 
+// Where the explicit middleware is the way out of an unhookable load order.
+const MIDDLEWARE_HINT: Record<string, string> = {
+  express: '; or add app.use(agent.middleware.express()) as the first middleware',
+  router: '; or add app.use(agent.middleware.express()) as the first middleware',
+  koa: '; or add app.use(agent.middleware.koa()) as the first middleware'
+}
+
 interface Patched { target: Target, exports: unknown }
 
 export class Loader {
@@ -43,6 +50,8 @@ export class Loader {
   readonly #byModule = new Map<string, Target[]>()
   readonly #patched: Patched[] = []
   readonly #seen = new WeakSet<object>()
+  readonly #warned = new Set<string>()
+  #laterCheck: NodeJS.Timeout | undefined
   #hook: { unhook (): void } | undefined
   #esmHook: { unhook (): void } | undefined
 
@@ -75,7 +84,9 @@ export class Loader {
     }
     syncBuiltinESMExports()
     if (external.length === 0) return
-    this.#warnPreloaded(external)
+    this.#warnUnhooked(external, 'start')
+    // Imports that bypassed the hooks (an ES module app started without --import) show up a little later.
+    this.#laterCheck = setTimeout(() => this.#warnUnhooked(external, 'later'), 2000).unref()
     try {
       const { Hook } = require('require-in-the-middle') as typeof import('require-in-the-middle')
       this.#hook = new Hook(external, { internals: false }, (exports, name, basedir) => this.onModule(exports, name, basedir ?? ''))
@@ -138,6 +149,7 @@ export class Loader {
   disable (): void {
     this.#hook?.unhook()
     this.#esmHook?.unhook()
+    clearTimeout(this.#laterCheck)
     this.#hook = this.#esmHook = undefined
     for (const { target, exports } of this.#patched.splice(0)) {
       try { target.unpatch?.(exports) } catch {}
@@ -145,19 +157,32 @@ export class Loader {
     syncBuiltinESMExports()
   }
 
-  // A module required before start() cannot be patched any more: say which, rather than stay silent.
-  #warnPreloaded (names: string[]): void {
-    const cache = require.cache
+  // A module loaded before start() cannot be patched any more, and one an ES module app imports without the ESM
+  // loader hook never passes apm: say which, rather than stay silent. Read from require.cache (these packages are
+  // CommonJS, also when imported from ESM): a loaded package whose main exports apm never saw.
+  #warnUnhooked (names: string[], when: 'start' | 'later'): void {
+    const files = Object.keys(require.cache)
     for (const name of names) {
+      if (this.#warned.has(name)) continue
       const marker = `${sep}node_modules${sep}${name}${sep}`
-      for (const file of Object.keys(cache)) {
-        if (file.includes(marker)) {
-          this.#log.warn(`${name} was loaded before apm started, so it is not instrumented. Start apm before the app loads: ` +
-            '`node --import apm/start app.mjs` for ES modules (import statements are evaluated before any code of the ' +
-            'module that contains them, so agent.start() in the app cannot come first), `node -r apm/start app.js` or ' +
-            `require('apm').start() before require('${name}') for CommonJS`)
-          break
-        }
+      const dirs = new Set<string>()
+      for (const file of files) {
+        const at = file.lastIndexOf(marker)
+        if (at !== -1) dirs.add(file.slice(0, at + marker.length - 1))
+      }
+      for (const dir of dirs) {
+        let exports: unknown
+        try { exports = require.cache[require.resolve(dir)]?.exports } catch { continue }
+        if (exports === undefined || exports === null || (typeof exports !== 'object' && typeof exports !== 'function') || this.#seen.has(exports)) continue
+        this.#warned.add(name)
+        this.#log.warn(when === 'start'
+          ? `${name} was loaded before apm started, so it is not instrumented. Start apm before the app loads: ` +
+            '`node --import apm/start app.mjs` for ES modules (imports are evaluated before the code of the module ' +
+            'that contains them, so agent.start() inside an ES module app always comes too late), `node -r apm/start ' +
+            `app.js\` or require('apm').start() before require('${name}') for CommonJS${MIDDLEWARE_HINT[name] ?? ''}`
+          : `${name} was loaded without passing apm's module hooks, so it is not instrumented. Start an ES module app ` +
+            `with \`node --import apm/start app.mjs\`${MIDDLEWARE_HINT[name] ?? ''}`)
+        break
       }
     }
   }

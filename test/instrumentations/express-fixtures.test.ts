@@ -9,6 +9,7 @@ import { expressScenarios } from './express-scenarios'
 const FIXTURES = [
   { label: 'express 5, CommonJS, -r apm/start', file: join(ROOT, 'test', 'fixtures', 'express-app.cjs'), nodeArgs: ['-r', 'apm/start'] },
   { label: 'express 5, ES module, --import apm/start', file: join(ROOT, 'test', 'fixtures', 'express-app.mjs'), nodeArgs: ['--import', 'apm/start'] },
+  { label: 'express 5, ES module, -r apm/start (the preload registers the ESM hook too)', file: join(ROOT, 'test', 'fixtures', 'express-app.mjs'), nodeArgs: ['-r', 'apm/start'] },
   { label: 'express 4, CommonJS, -r apm/start', file: join(ROOT, 'test', 'versions', 'express4', 'express-app.cjs'), nodeArgs: ['-r', 'apm/start'] },
   { label: 'express 4, ES module, --import apm/start', file: join(ROOT, 'test', 'versions', 'express4', 'express-app.mjs'), nodeArgs: ['--import', 'apm/start'] }
 ]

@@ -9,6 +9,7 @@ import { koaScenarios } from './koa-scenarios'
 const FIXTURES = [
   { label: 'koa 3, CommonJS, -r apm/start', file: join(ROOT, 'test', 'fixtures', 'koa-app.cjs'), nodeArgs: ['-r', 'apm/start'] },
   { label: 'koa 3, ES module, --import apm/start', file: join(ROOT, 'test', 'fixtures', 'koa-app.mjs'), nodeArgs: ['--import', 'apm/start'] },
+  { label: 'koa 3, ES module, -r apm/start (the preload registers the ESM hook too)', file: join(ROOT, 'test', 'fixtures', 'koa-app.mjs'), nodeArgs: ['-r', 'apm/start'] },
   { label: 'koa 2, CommonJS, -r apm/start', file: join(ROOT, 'test', 'versions', 'koa2', 'koa-app.cjs'), nodeArgs: ['-r', 'apm/start'] },
   { label: 'koa 2, ES module, --import apm/start', file: join(ROOT, 'test', 'versions', 'koa2', 'koa-app.mjs'), nodeArgs: ['--import', 'apm/start'] }
 ]
