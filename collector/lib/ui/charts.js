@@ -35,7 +35,7 @@ function frame (o) {
   for (let i = 0; i <= 4; i++) {
     const v = (top / 4) * i
     g += `<line x1="${PAD.l}" x2="${W - PAD.r}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" class="grid"/>`
-    g += `<text x="${PAD.l - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" class="tick">${esc(o.format(v))}</text>`
+    g += `<text x="${PAD.l - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" class="tick">${i ? esc(o.format(v)) : '0'}</text>`
   }
   for (let i = 0; i <= 5; i++) {
     const t = o.fromUs + ((o.toUs - o.fromUs) / 5) * i
@@ -43,10 +43,10 @@ function frame (o) {
   }
   let lx = PAD.l
   let legend = `<text x="${PAD.l}" y="16" class="ctitle">${esc(o.title)}</text>`
-  lx += o.title.length * 7 + 16
+  lx += o.title.length * 9 + 20
   for (const l of o.legend) {
     legend += `<rect x="${lx}" y="8" width="12" height="10" fill="${l.color}"/><text x="${lx + 16}" y="17" class="tick">${esc(l.name)}</text>`
-    lx += l.name.length * 7 + 32
+    lx += l.name.length * 7 + 36
   }
   return { x, y, iw, ih, top, grid: g + legend }
 }
@@ -59,7 +59,8 @@ function lineChart (o) {
   const max = Math.max(0, ...o.series.flatMap((s) => s.points.map((p) => p.v ?? 0)))
   const f = frame({ ...o, max, legend: o.series })
   let body = ''
-  for (const s of o.series) {
+  // Drawn last-listed first, so the first series (avg) stays visible where lines coincide.
+  for (const s of [...o.series].reverse()) {
     let d = ''
     let pen = false
     let dots = ''

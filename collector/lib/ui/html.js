@@ -65,7 +65,7 @@ function layout (page, body) {
   const qs = (/** @type {string} */ r) => '?' + new URLSearchParams({ ...(page.query ?? {}), range: r }).toString()
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(page.title)} · apm</title><link rel="stylesheet" href="/assets/app.css"></head>
+<title>${esc(page.title)} · apm</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/assets/app.css"></head>
 <body><header><a class="brand" href="/">apm</a>${s
     ? html`<span class="svc">${s}</span><nav>${tab('transactions', `/services/${encodeURIComponent(s)}/transactions?range=${page.range}`, 'Transactions')}${tab('errors', `/services/${encodeURIComponent(s)}/errors?range=${page.range}`, 'Errors')}${tab('releases', `/services/${encodeURIComponent(s)}/releases?range=${page.range}`, 'Releases')}</nav>`
     : html`<nav>${tab('services', '/', 'Services')}</nav>`}
