@@ -27,6 +27,8 @@ interface Batch {
 const RETRYABLE = new Set([429, 502, 503, 504])
 const MAX_RETRY_AFTER_MS = 60_000
 const BACKOFF_BASE_MS = 500
+// Events encoded per turn of the event loop (~1 ms of work for typical spans).
+const ENCODE_SLICE = 64
 
 /**
  * Retry delay after `attempt` failures: exponential from 500 ms, capped, with "equal jitter"
@@ -35,6 +37,10 @@ const BACKOFF_BASE_MS = 500
 export function backoffMs (attempt: number, maxBackoffMs: number, random = Math.random()): number {
   const ceiling = Math.min(maxBackoffMs, BACKOFF_BASE_MS * 2 ** Math.min(attempt - 1, 30))
   return Math.round(ceiling / 2 + random * ceiling / 2)
+}
+
+function nextTurn (): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
 }
 
 function gzipAsync (json: string): Promise<Buffer> {
@@ -252,44 +258,100 @@ export class Exporter {
     this.#kick()
   }
 
-  // Take, encode and compress the next batch: errors first, then spans.
+  // Take, encode and compress the next batch: errors first, then spans. Encoding runs in slices over several
+  // turns of the event loop and compression on the thread pool, so a full batch never blocks the app for long.
   async #takeBatch (): Promise<Batch | undefined> {
-    const max = this.#options.maxBatchSize
+    for (;;) {
+      const max = this.#options.maxBatchSize
+      let path: Batch['path']
+      let parts: string[]
+      if (this.#logs.length > 0) {
+        path = '/v1/logs'
+        parts = await this.#encodeSliced(this.#logs.splice(0, max), encodeLogRecord, (rest) => { this.#logs = rest.concat(this.#logs) })
+      } else if (this.#spans.length > 0) {
+        path = '/v1/traces'
+        let spans = this.#spans
+        if (spans.length <= max) this.#spans = []
+        else spans = spans.splice(0, max)
+        parts = await this.#encodeSliced(spans, encodeSpan, (rest) => { this.#spans = rest.concat(this.#spans) })
+      } else {
+        return undefined
+      }
+      if (parts.length === 0) {
+        if (this.#closed) return undefined
+        continue
+      }
+      const json = path === '/v1/logs' ? encodeLogs(this.#resource, this.#scope, parts) : encodeTraces(this.#resource, this.#scope, parts)
+      let body: Buffer | undefined
+      try {
+        body = await gzipAsync(json)
+      } catch (err) {
+        this.#log.limited('error', 'gzip', `could not compress an export batch: ${String(err)}`)
+      }
+      this.#encoding = 0
+      if (this.#closed) {
+        // close() gave up while this batch was being prepared.
+        this.#drop('shutdown', parts.length)
+        return undefined
+      }
+      if (body === undefined) {
+        this.#drop('encode', parts.length)
+        continue
+      }
+      const batch: Batch = { path, body, count: parts.length, attempt: 0 }
+      this.#pending = batch
+      return batch
+    }
+  }
+
+  // #encodeAll for the async path: yields to the event loop every ENCODE_SLICE items. Items taken out of a queue
+  // are counted in #encoding until they are in a batch, dropped, or handed back (putBack) to the queue's front.
+  async #encodeSliced<T> (items: T[], encode: (item: T) => string, putBack: (rest: T[]) => void): Promise<string[]> {
     const limit = this.#options.maxRequestBytes
-    let path: Batch['path']
-    let parts: string[]
-    if (this.#logs.length > 0) {
-      const records = this.#logs.splice(0, max)
-      parts = this.#encodeAll(records, encodeLogRecord, limit, this.#logs)
-      path = '/v1/logs'
-    } else if (this.#spans.length > 0) {
-      const spans = this.#spans.length <= max ? this.#spans : this.#spans.splice(0, max)
-      if (spans === this.#spans) this.#spans = []
-      parts = this.#encodeAll(spans, encodeSpan, limit, this.#spans)
-      path = '/v1/traces'
-    } else {
-      return undefined
+    const parts: string[] = []
+    let bytes = 0
+    this.#encoding = items.length
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0 && i % ENCODE_SLICE === 0) {
+        await nextTurn()
+        if (this.#closed) {
+          this.#drop('shutdown', this.#encoding)
+          this.#encoding = 0
+          return []
+        }
+      }
+      const encoded = this.#encodeOne(items[i]!, encode, limit)
+      if (encoded === undefined) {
+        this.#encoding--
+        continue
+      }
+      if (bytes + encoded.length > limit) {
+        const rest = items.slice(i)
+        this.#encoding -= rest.length
+        putBack(rest)
+        break
+      }
+      bytes += encoded.length + 1
+      parts.push(encoded)
     }
-    if (parts.length === 0) return this.#takeBatch()
-    const json = path === '/v1/logs' ? encodeLogs(this.#resource, this.#scope, parts) : encodeTraces(this.#resource, this.#scope, parts)
-    let body: Buffer | undefined
-    this.#encoding = parts.length
+    return parts
+  }
+
+  // One encoded event, or undefined when it could not be encoded or exceeds a whole request (dropped, counted).
+  #encodeOne<T> (item: T, encode: (item: T) => string, limit: number): string | undefined {
+    let encoded: string
     try {
-      body = await gzipAsync(json)
+      encoded = encode(item)
     } catch (err) {
-      this.#log.limited('error', 'gzip', `could not compress an export batch: ${String(err)}`)
-    }
-    this.#encoding = 0
-    if (body === undefined) {
-      this.#drop('encode', parts.length)
-      return this.#takeBatch()
-    }
-    if (this.#closed) {
-      // close() gave up while this batch was being compressed.
-      this.#drop('shutdown', parts.length)
+      this.#drop('encode', 1)
+      this.#log.limited('error', 'encode', `could not encode an event: ${String(err)}`)
       return undefined
     }
-    return { path, body, count: parts.length, attempt: 0 }
+    if (encoded.length > limit) {
+      this.#drop('too_large', 1)
+      return undefined
+    }
+    return encoded
   }
 
   // Encode items until the request would exceed `limit` bytes; the rest go back to the queue's front.
@@ -297,18 +359,8 @@ export class Exporter {
     const parts: string[] = []
     let bytes = 0
     for (let i = 0; i < items.length; i++) {
-      let encoded: string
-      try {
-        encoded = encode(items[i]!)
-      } catch (err) {
-        this.#drop('encode', 1)
-        this.#log.limited('error', 'encode', `could not encode an event: ${String(err)}`)
-        continue
-      }
-      if (encoded.length > limit) {
-        this.#drop('too_large', 1)
-        continue
-      }
+      const encoded = this.#encodeOne(items[i]!, encode, limit)
+      if (encoded === undefined) continue
       if (bytes + encoded.length > limit) {
         queue.unshift(...items.slice(i))
         break
