@@ -1,6 +1,6 @@
 import t from 'tap'
 import { startReceiver } from './helpers/receiver'
-import { startServerFixture } from './helpers/child'
+import { runFixture, startServerFixture } from './helpers/child'
 import { expressScenarios, request, transactionFor } from './instrumentations/express-scenarios'
 
 // The ways an ES module app can start apm, and what each one gets. (Full express/koa scenarios under
@@ -65,4 +65,12 @@ t.test('with express disabled, --import apm/start leaves express alone and says 
   const tx = await transactionFor(receiver, port, '/users/1')
   t.equal(tx.attributes['http.route'], undefined)
   t.notMatch(output(), /apm (warn|error)/)
+})
+
+t.test('express both imported and required under --import apm/start is patched once', async (t) => {
+  const run = await runFixture('express-esm-import-and-require.mjs', { nodeArgs: ['--import', 'apm/start'], env: { ...ENV, APM_SERVER_URL: 'http://127.0.0.1:9', APM_LOG_LEVEL: 'debug' } })
+  t.equal(run.code, 0, run.stderr)
+  t.same(JSON.parse(run.stdout), { same: true, router: 'function' })
+  const output = run.stdout + run.stderr
+  t.equal(output.match(/instrumented express@/g)?.length, 1, output)
 })
