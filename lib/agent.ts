@@ -5,7 +5,7 @@ import { hostname } from 'node:os'
 import { resolveConfig, type AgentOptions, type Config } from './config'
 import { enter, storage } from './context'
 import { Exporter } from './export/exporter'
-import { encodeResource, type LogRecordInput } from './export/otlp'
+import { encodeResource } from './export/otlp'
 import { sendSync } from './export/sync-send'
 import { emptyStats, type AgentStats } from './export/stats'
 import { Transport } from './export/transport'
@@ -17,7 +17,7 @@ import { SpanKind, type AttributeValue, type Span, type Transaction } from './tr
 import { NameSource } from './tracer'
 import { instrumentations } from '../instrumentations/index'
 import { installCrashHandlers } from './crash'
-import { reportError } from './error-report'
+import { reportError, type PendingError } from './error-report'
 
 import { AGENT_USER_AGENT_PREFIX, VERSION } from './version'
 
@@ -51,6 +51,8 @@ export class Agent {
   #exitFlushProduced = -1
   #uninstallCrashHandlers: (() => void) | undefined
   readonly #appRoot = process.cwd()
+  // Errors waiting for their source context; emitted at once if the process is about to die.
+  readonly #pendingErrors = new Set<PendingError>()
 
   /** Explicit framework middleware: `app.use(agent.middleware.express())`; pass-through until start(). */
   readonly middleware = new Middleware(() => this.#recorder)
@@ -317,9 +319,11 @@ export class Agent {
     const exporter = this.#exporter
     if (exporter === undefined) return
     const span = storage.getStore()
-    let record: LogRecordInput | undefined
-    reportError(error, false, undefined, { span }, this.#appRoot, (r) => { record = r }, this.captureError, false).catch(() => {})
-    if (record !== undefined) exporter.pushLog(record)
+    for (const pending of this.#pendingErrors) pending.emitNow()
+    this.#pendingErrors.clear()
+    try {
+      reportError(error, false, undefined, { span }, this.#appRoot, (r) => exporter.pushLog(r), this.captureError).emitNow()
+    } catch {}
     const tx = span?.transaction
     if (tx !== undefined && !tx.ended) {
       tx.result = 'crashed'
@@ -341,8 +345,9 @@ export class Agent {
     const exporter = this.#exporter
     if (exporter === undefined) return Promise.resolve()
     try {
-      return reportError(error, handled, labels, { span: span ?? storage.getStore() }, this.#appRoot, (record) => exporter.pushLog(record), this.captureError)
-        .catch((err) => { logger.limited('error', 'capture', `could not capture an error: ${String(err)}`) })
+      const pending = reportError(error, handled, labels, { span: span ?? storage.getStore() }, this.#appRoot, (record) => exporter.pushLog(record), this.captureError)
+      this.#pendingErrors.add(pending)
+      return pending.done.then(() => { this.#pendingErrors.delete(pending) })
     } catch (err) {
       logger.limited('error', 'capture', `could not capture an error: ${String(err)}`)
       return Promise.resolve()

@@ -1,7 +1,7 @@
 // From a captured value to what goes on the wire: an ERROR log record (linked to its trace) and an
 // `exception` event on the span that was active. Source context and source maps are added asynchronously.
 import { toErrorEvent, type ErrorEvent } from './errors/capture'
-import { culprit } from './errors/grouping'
+import { culprit, groupingKey } from './errors/grouping'
 import { enrichFrames } from './errors/source'
 import { formatFrame, type StackFrame } from './errors/stack'
 import type { LogRecordInput } from './export/otlp'
@@ -15,8 +15,16 @@ export interface ErrorLink {
 }
 
 /** Build the event synchronously (the stack must be read now), link it to the span, then enrich and emit. */
-/** With enrich false the record is emitted synchronously, before this returns (used when the process is dying). */
-export function reportError (value: unknown, handled: boolean, labels: Record<string, AttributeValue> | undefined, link: ErrorLink, appRoot: string, emit: (record: LogRecordInput) => void, captureSite: (...args: any[]) => any, enrich = true): Promise<void> {
+/** A captured error on its way out: emitted once source context is added, or at once by emitNow(). */
+export interface PendingError {
+  /** Settles (never rejects) once the record was emitted. */
+  done: Promise<void>
+  /** Emit now, without waiting for source context (the process is about to die). */
+  emitNow (): void
+}
+
+/** Build the event synchronously (the stack must be read now), link it to the span, then enrich and emit once. */
+export function reportError (value: unknown, handled: boolean, labels: Record<string, AttributeValue> | undefined, link: ErrorLink, appRoot: string, emit: (record: LogRecordInput) => void, captureSite: (...args: any[]) => any): PendingError {
   const event = toErrorEvent(value, { handled, appRoot, labels, syntheticStackFrom: captureSite })
   const span = link.span
   if (span !== undefined && !span.ended) {
@@ -25,16 +33,17 @@ export function reportError (value: unknown, handled: boolean, labels: Record<st
   }
   const context = span === undefined
     ? undefined
-    : { traceId: span.traceId, spanId: span.id, txName: span.transaction.name, txType: span.transaction.type, tx: span.transaction }
-  if (!enrich) {
+    : { traceId: span.traceId, spanId: span.id, txName: span.transaction.name, txType: span.transaction.type }
+  let emitted = false
+  const emitNow = (): void => {
+    if (emitted) return
+    emitted = true
+    // A framework may have renamed the transaction meanwhile (routing can finish after the error).
+    if (context !== undefined) context.txName = span!.transaction.name
     emit(toLogRecord(event, context))
-    return Promise.resolve()
   }
-  return enrichFrames(event.frames, { appRoot }).then(() => {
-    // A framework may have renamed the transaction meanwhile (routing happens after the error in some apps).
-    if (context !== undefined) context.txName = context.tx.name
-    emit(toLogRecord(event, context))
-  }, () => emit(toLogRecord(event, context)))
+  const done = enrichFrames(event.frames, { appRoot }).then(emitNow, emitNow)
+  return { done, emitNow }
 }
 
 function toLogRecord (event: ErrorEvent, context: { traceId: string, spanId: string, txName: string, txType: string } | undefined): LogRecordInput {
@@ -43,7 +52,8 @@ function toLogRecord (event: ErrorEvent, context: { traceId: string, spanId: str
     'exception.type': event.type,
     'exception.message': event.message,
     'exception.stacktrace': moved ? remapStack(event) : event.stacktrace,
-    'apm.error.grouping_key': event.groupingKey,
+    // Keyed on the source-mapped frames when a map moved them, as with --enable-source-maps: one key per bug either way.
+    'apm.error.grouping_key': moved ? groupingKey(event.type, event.frames, event.message) : event.groupingKey,
     'apm.error.handled': event.handled
   }
   const top = moved ? culprit(event.frames) : event.culprit
@@ -67,12 +77,15 @@ function toLogRecord (event: ErrorEvent, context: { traceId: string, spanId: str
   }
 }
 
-// The first section re-rendered from (source-mapped) frames; cause sections kept as V8 wrote them.
+// The first section re-rendered from (source-mapped) frames; cause and aggregate sections kept as V8 wrote them.
 function remapStack (event: ErrorEvent): string {
-  const rest = event.stacktrace.indexOf('\nCaused by:')
+  const text = event.stacktrace
+  const cause = text.indexOf('\nCaused by:')
+  const aggregate = text.indexOf('\nAggregated error')
+  const rest = cause === -1 ? aggregate : aggregate === -1 ? cause : Math.min(cause, aggregate)
   let out = event.message === '' ? event.type : `${event.type}: ${event.message}`
   for (const f of event.frames) out += '\n    ' + formatFrame(f)
-  return rest === -1 ? out : out + event.stacktrace.slice(rest)
+  return rest === -1 ? out : out + text.slice(rest)
 }
 
 // Frames with source context, as a JSON string attribute (OTLP has no structured stack), bounded.
