@@ -78,3 +78,12 @@ t.test('with an uncaughtException listener of its own the app decides; apm only 
   const [log] = await receiver.waitForLogs(1)
   t.equal(log!.attributes['exception.message'], 'boom')
 })
+
+t.test('an error captured just before a crash is delivered with it', async (t) => {
+  const receiver = await startReceiver()
+  t.teardown(() => receiver.close())
+  const run = await runFixture('crash-after-capture.js', { nodeArgs: ['-r', 'apm/start'], env: { APM_SERVER_URL: receiver.url } })
+  t.equal(run.code, 1)
+  const messages = receiver.logs().map((l) => l.attributes['exception.message']).sort()
+  t.same(messages, ['captured just before', 'then crashed'])
+})
