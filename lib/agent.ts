@@ -31,7 +31,10 @@ export interface User {
 
 export interface CaptureErrorParams {
   labels?: Record<string, AttributeValue>
+  /** Who was affected (`user.id`, `user.name`, `user.email` on the error). */
   user?: User
+  /** The request being handled (its method and path are recorded; never its query, headers or body). */
+  request?: { method?: string, url?: string }
   handled?: boolean
 }
 
@@ -239,12 +242,14 @@ export class Agent {
     const recorder = this.#recorder
     if (recorder === undefined) return
     let labels: Record<string, AttributeValue> | undefined
+    let attributes: Record<string, AttributeValue> | undefined
     let handled = true
     try {
       labels = sanitizeLabels(params?.labels)
       if (params?.handled === false) handled = false
+      attributes = errorAttributes(params?.user, params?.request)
     } catch {}
-    recorder.captureError(error, { handled, labels })
+    this.#report(error, handled, labels, undefined, attributes).catch(() => {})
   }
 
   /** Set a label on the current transaction (`labels.<key>`). Returns whether it was set. */
@@ -341,11 +346,11 @@ export class Agent {
   }
 
   // Record an error under span (default: the current one); resolves once it is queued. Never rejects.
-  #report (error: unknown, handled: boolean, labels: Record<string, AttributeValue> | undefined, span: Span | undefined): Promise<void> {
+  #report (error: unknown, handled: boolean, labels: Record<string, AttributeValue> | undefined, span: Span | undefined, attributes?: Record<string, AttributeValue>): Promise<void> {
     const exporter = this.#exporter
     if (exporter === undefined) return Promise.resolve()
     try {
-      const pending = reportError(error, handled, labels, { span: span ?? storage.getStore() }, this.#appRoot, (record) => exporter.pushLog(record), this.captureError)
+      const pending = reportError(error, handled, labels, { span: span ?? storage.getStore(), attributes }, this.#appRoot, (record) => exporter.pushLog(record), this.captureError)
       this.#pendingErrors.add(pending)
       return pending.done.then(() => { this.#pendingErrors.delete(pending) })
     } catch (err) {
@@ -357,6 +362,21 @@ export class Agent {
 
 function restoreParent (span: Span): void {
   if (storage.getStore() === span) enter(span.parentSpan)
+}
+
+// user and request passed to captureError, as bounded attributes; anything odd is skipped.
+function errorAttributes (user: User | undefined, request: { method?: string, url?: string } | undefined): Record<string, AttributeValue> | undefined {
+  const out: Record<string, AttributeValue> = {}
+  if (user !== null && typeof user === 'object') {
+    if (typeof user.id === 'string' || typeof user.id === 'number') out['user.id'] = String(user.id).slice(0, 256)
+    if (typeof user.username === 'string') out['user.name'] = user.username.slice(0, 256)
+    if (typeof user.email === 'string') out['user.email'] = user.email.slice(0, 256)
+  }
+  if (request !== null && typeof request === 'object') {
+    if (typeof request.method === 'string') out['http.request.method'] = request.method.slice(0, 32)
+    if (typeof request.url === 'string') out['url.path'] = request.url.split('?', 1)[0]!.slice(0, 1024)
+  }
+  return Object.keys(out).length === 0 ? undefined : out
 }
 
 function safeName (value: unknown, fallback: string): string {

@@ -12,6 +12,8 @@ const MAX_FRAMES_JSON = 16 * 1024
 
 export interface ErrorLink {
   span: Span | undefined
+  /** Extra attributes for the record (user, request), already bounded. */
+  attributes?: Record<string, AttributeValue>
 }
 
 /** Build the event synchronously (the stack must be read now), link it to the span, then enrich and emit. */
@@ -40,8 +42,11 @@ export function reportError (value: unknown, handled: boolean, labels: Record<st
     emitted = true
     // A framework may have renamed the transaction meanwhile (routing can finish after the error).
     if (context !== undefined) context.txName = span!.transaction.name
-    emit(toLogRecord(event, context))
+    const record = toLogRecord(event, context)
+    if (extra !== undefined) Object.assign(record.attributes, extra)
+    emit(record)
   }
+  const extra = link.attributes
   const done = enrichFrames(event.frames, { appRoot }).then(emitNow, emitNow)
   return { done, emitNow }
 }

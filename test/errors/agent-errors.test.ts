@@ -59,6 +59,13 @@ t.test('captured errors on the wire', async (t) => {
     t.match(spans[0]!.events[0], { name: 'exception', attributes: { 'exception.type': 'TypeError', 'exception.message': 'card declined' } })
   })
 
+  t.test('user and request passed to captureError are recorded without query, headers or body', async (t) => {
+    agent.captureError(new Error('with context'), { user: { id: 7, username: 'ada' }, request: { method: 'POST', url: '/pay?card=4111111111111111' } })
+    const [log] = await receiver.waitForLogs(1, (l) => l.attributes['exception.message'] === 'with context')
+    t.match(log!.attributes, { 'user.id': '7', 'user.name': 'ada', 'http.request.method': 'POST', 'url.path': '/pay' })
+    t.notMatch(JSON.stringify(log!.raw), /4111/)
+  })
+
   t.test('a string gets a stack from the capture site, not from inside apm', async (t) => {
     agent.captureError('plain string problem')
     const [log] = await receiver.waitForLogs(1, (l) => l.attributes['exception.message'] === 'plain string problem')
