@@ -92,7 +92,8 @@ export class Span {
       }
       this.attributeCount++
     }
-    attrs[key] = typeof value === 'string' ? truncate(value, this.transaction.sink.limits.maxAttributeLength) : value
+    const max = this.transaction.sink.limits.maxAttributeLength
+    attrs[key] = typeof value === 'string' ? truncate(value, max) : Array.isArray(value) ? truncateArray(value, max) : value
     return this
   }
 
@@ -164,4 +165,21 @@ export class Transaction extends Span {
 
 export function truncate (value: string, max: number): string {
   return value.length > max ? value.slice(0, max) : value
+}
+
+// An array value is bounded like a string: at most `max` characters over all its elements (numbers and booleans
+// count as their text), the element that crosses the limit cut, later ones left out.
+function truncateArray (value: ReadonlyArray<string | number | boolean>, max: number): ReadonlyArray<string | number | boolean> {
+  let size = 0
+  for (let i = 0; i < value.length; i++) {
+    const item = value[i]!
+    const length = typeof item === 'string' ? item.length : String(item).length
+    if (size + length > max) {
+      const out = value.slice(0, i)
+      if (typeof item === 'string' && size < max) out.push(item.slice(0, max - size))
+      return out
+    }
+    size += length
+  }
+  return value
 }
