@@ -59,7 +59,7 @@ t.test('the real agent → collector → store → queries and dashboard', { ski
   t.equal(trace.spans[0].release, '2.0.0')
   t.equal(trace.spans[0].environment, 'e2e')
 
-  const groups = await eventually(() => { const g = c.queries.errorGroups('e2e-app', nowUs() - 3600e6, nowUs() + 60e6); return g.length && g })
+  const groups = await eventually(() => { const g = c.queries.errorGroups('e2e-app', nowUs() - 3600e6, nowUs() + 60e6); return g.length > 0 && g })
   t.match(groups[0], { type: 'PaymentDeclinedError', message: 'card declined', count: 1, firstRelease: '2.0.0' })
   const group = c.queries.errorGroup('e2e-app', groups[0].groupingKey, nowUs() - 3600e6, nowUs() + 60e6)
   t.match(group?.latest, { transactionName: 'POST /checkout' })

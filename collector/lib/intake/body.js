@@ -29,7 +29,7 @@ function readBody (req, { maxBytes, timeoutMs, gzip }) {
     let done = false
     const gunzip = gzip ? zlib.createGunzip() : null
 
-    const finish = (/** @type {Error | null} */ err, /** @type {Buffer} */ [buf] = []) => {
+    const finish = (/** @type {Error | null} */ err, /** @type {Buffer} */ buf = Buffer.alloc(0)) => {
       if (done) return
       done = true
       clearTimeout(timer)
@@ -72,14 +72,14 @@ function readBody (req, { maxBytes, timeoutMs, gzip }) {
     }
     const onWireEnd = () => {
       if (gunzip) gunzip.end()
-      else finish(null, [Buffer.concat(chunks, size)])
+      else finish(null, Buffer.concat(chunks, size))
     }
     const onError = () => finish(new HttpError(400, 'request body could not be read'))
     const onAborted = () => finish(new HttpError(400, 'request aborted'))
 
     if (gunzip) {
       gunzip.on('data', onData)
-      gunzip.on('end', () => finish(null, [Buffer.concat(chunks, size)]))
+      gunzip.on('end', () => finish(null, Buffer.concat(chunks, size)))
       gunzip.on('error', (err) => finish(new HttpError(400, `invalid gzip body: ${err.message}`)))
     }
     req.on('data', onWire)

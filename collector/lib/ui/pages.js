@@ -137,7 +137,7 @@ function errorGroupPage (q, v, service, key) {
     toUs: v.toUs,
     bucketUs: g.series.bucketUs,
     format: (x) => String(x),
-    points: g.series.points.map((p) => ({ tUs: p.tUs, v: p.count }))
+    points: g.series.points.map((/** @type {{ tUs: number, count: number }} */ p) => ({ tUs: p.tUs, v: p.count }))
   })
   const frames = (/** @type {{ line: string, app: boolean }[]} */ (l.frames)).map((f) => html`<div class="${f.app ? 'frame app' : f.line.trim().startsWith('at ') ? 'frame lib' : 'frame msg'}">${f.line}</div>`)
   return layout({ title: `${l.type}: ${l.message}`.slice(0, 200), service, active: 'errors', ...v }, html`
@@ -160,7 +160,7 @@ function releasesPage (q, v, service) {
   const rows = q.releases(service)
   const body = rows.length
     ? html`<table class="data" id="releases"><thead><tr><th>Release</th><th>First seen</th><th>Last seen</th><th class="n">Transactions</th><th class="n">Avg</th><th class="n">Error rate</th><th>New error groups</th></tr></thead><tbody>
-${rows.map((r) => html`<tr><td><b>${r.version}</b></td><td>${time(r.firstSeenUs)}</td><td>${time(r.lastSeenUs)}</td><td class="n">${r.transactions}</td><td class="n">${ms(r.avgUs)}</td><td class="n">${pct(r.errorRate)}</td><td>${r.newErrorGroups.length ? r.newErrorGroups.map((g) => html`<a class="tag bad" href="${errHref(service, g.groupingKey, v.range)}">${g.type}: ${String(g.message).slice(0, 60)}</a> `) : 'none'}</td></tr>`)}
+${rows.map((r) => html`<tr><td><b>${r.version}</b></td><td>${time(r.firstSeenUs)}</td><td>${time(r.lastSeenUs)}</td><td class="n">${r.transactions}</td><td class="n">${ms(r.avgUs)}</td><td class="n">${pct(r.errorRate)}</td><td>${r.newErrorGroups.length ? r.newErrorGroups.map((/** @type {any} */ g) => html`<a class="tag bad" href="${errHref(service, g.groupingKey, v.range)}">${g.type}: ${String(g.message).slice(0, 60)}</a> `) : 'none'}</td></tr>`)}
 </tbody></table>`
     : empty('No releases seen. Releases come from the service.version resource attribute (APM_SERVICE_VERSION).')
   return layout({ title: `${service} · releases`, service, active: 'releases', ...v }, body)
