@@ -19,12 +19,27 @@ export interface Scope {
 
 const q = JSON.stringify
 
+// Zero padding of the sub-millisecond part by its digit count.
+const PAD = ['000000', '00000', '0000', '000', '00', '0', '']
+// Consecutive spans mostly end within the same millisecond: its digits are reused.
+let lastWhole = -1
+let lastWholeDigits = ''
+
 /** Epoch milliseconds (fractional) → unix nanoseconds as a decimal string. */
 export function nanos (ms: number): string {
   // Two halves keep the digits exact: a double holds ~15.9 significant digits, nanoseconds need 19.
-  const whole = Math.floor(ms)
-  const frac = Math.round((ms - whole) * 1e6)
-  return frac >= 1e6 ? String(whole + 1) + '000000' : String(whole) + String(frac).padStart(6, '0')
+  let whole = Math.floor(ms)
+  let frac = Math.round((ms - whole) * 1e6)
+  if (frac >= 1e6) {
+    whole++
+    frac = 0
+  }
+  if (whole !== lastWhole) {
+    lastWhole = whole
+    lastWholeDigits = String(whole)
+  }
+  const digits = '' + frac
+  return lastWholeDigits + PAD[digits.length] + digits
 }
 
 function encodeValue (value: AttributeValue): string {
@@ -47,16 +62,55 @@ function encodeValue (value: AttributeValue): string {
 }
 
 export function encodeAttributes (attributes: Record<string, AttributeValue>): string {
-  let out = '['
-  let first = true
+  return '[' + encodeAttributeList(attributes, false) + ']'
+}
+
+// Attribute keys come from a small vocabulary and their values repeat (method, scheme, host, port, status):
+// per key, the encoded `{"key":…,"value":` prefix and the last primitive value with its whole encoding are kept.
+interface KeyCache { prefix: string, value: AttributeValue | undefined, encoded: string }
+const keyCache = new Map<string, KeyCache>()
+const MAX_CACHED_KEYS = 1024
+
+function encodeAttribute (key: string, value: AttributeValue): string {
+  let entry = keyCache.get(key)
+  if (entry === undefined) {
+    entry = { prefix: '{"key":' + q(key) + ',"value":', value: undefined, encoded: '' }
+    if (keyCache.size < MAX_CACHED_KEYS) keyCache.set(key, entry)
+  } else if (entry.value === value) {
+    return entry.encoded
+  }
+  const encoded = entry.prefix + encodeValue(value) + '}'
+  if (typeof value !== 'object') {
+    entry.value = value
+    entry.encoded = encoded
+  }
+  return encoded
+}
+
+// The members of an attributes array, comma-separated, without brackets; leadingComma when it follows others.
+function encodeAttributeList (attributes: Record<string, AttributeValue>, leadingComma: boolean): string {
+  let out = ''
+  let comma = leadingComma
   for (const key in attributes) {
     const value = attributes[key]
     if (value === undefined || value === null) continue
-    if (!first) out += ','
-    first = false
-    out += '{"key":' + q(key) + ',"value":' + encodeValue(value) + '}'
+    out += comma ? ',' + encodeAttribute(key, value) : encodeAttribute(key, value)
+    comma = true
   }
-  return out + ']'
+  return out
+}
+
+// Encoded agent-level attributes for the few values they take (transaction types and results).
+const typeAttr = new Map<string, string>()
+const spanTypeAttr = new Map<string, string>()
+const resultAttr = new Map<string, string>()
+function cachedAttr (cache: Map<string, string>, key: string, value: string): string {
+  let encoded = cache.get(value)
+  if (encoded === undefined) {
+    encoded = '{"key":"' + key + '","value":{"stringValue":' + q(value) + '}}'
+    if (cache.size < 256) cache.set(value, encoded)
+  }
+  return encoded
 }
 
 function encodeSpan (span: Span): string {
@@ -65,19 +119,17 @@ function encodeSpan (span: Span): string {
   const tx = span.transaction
   if (tx.traceState !== undefined) out += ',"traceState":' + q(tx.traceState)
   out += ',"name":' + q(span.name) + ',"kind":' + span.kind +
-    ',"startTimeUnixNano":"' + nanos(span.startTime) + '","endTimeUnixNano":"' + nanos(span.endTime) + '"'
+    ',"startTimeUnixNano":"' + nanos(span.startTime) + '","endTimeUnixNano":"' + nanos(span.endTime) + '","attributes":['
   // Agent-level facts ride as attributes so any OTLP backend keeps them.
-  let extra = ''
   if (tx === span) {
-    extra = '{"key":"apm.transaction.type","value":{"stringValue":' + q(span.type) + '}}'
-    if (tx.result !== undefined) extra += ',{"key":"apm.transaction.result","value":{"stringValue":' + q(tx.result) + '}}'
-    if (tx.droppedSpans > 0) extra += ',{"key":"apm.spans.dropped","value":{"intValue":"' + tx.droppedSpans + '"}}'
-    if (tx.remoteParent) extra += ',{"key":"apm.parent.remote","value":{"boolValue":true}}'
+    out += cachedAttr(typeAttr, 'apm.transaction.type', span.type)
+    if (tx.result !== undefined) out += ',' + cachedAttr(resultAttr, 'apm.transaction.result', tx.result)
+    if (tx.droppedSpans > 0) out += ',{"key":"apm.spans.dropped","value":{"intValue":"' + tx.droppedSpans + '"}}'
+    if (tx.remoteParent) out += ',{"key":"apm.parent.remote","value":{"boolValue":true}}'
   } else {
-    extra = '{"key":"apm.span.type","value":{"stringValue":' + q(span.type) + '}}'
+    out += cachedAttr(spanTypeAttr, 'apm.span.type', span.type)
   }
-  const attrs = encodeAttributes(span.attributes)
-  out += ',"attributes":[' + extra + (attrs.length > 2 ? ',' + attrs.slice(1) : ']')
+  out += encodeAttributeList(span.attributes, true) + ']'
   if (span.droppedAttributes > 0) out += ',"droppedAttributesCount":' + span.droppedAttributes
   const events = span.events
   if (events !== null && events.length > 0) {
@@ -98,8 +150,18 @@ function encodeSpan (span: Span): string {
 export { encodeSpan }
 
 export function encodeTraces (resource: string, scope: Scope, encodedSpans: string[]): string {
-  return '{"resourceSpans":[{"resource":' + resource + ',"scopeSpans":[{"scope":' + encodeScope(scope) +
-    ',"spans":[' + encodedSpans.join(',') + ']}]}]}'
+  return joinBatch('{"resourceSpans":[{"resource":' + resource + ',"scopeSpans":[{"scope":' + encodeScope(scope) + ',"spans":[', encodedSpans)
+}
+
+// head + items joined by commas + the closing brackets, built by one join: wrapping the joined string in
+// another concatenation would make the body a rope that is copied once more before it is compressed.
+function joinBatch (head: string, items: string[]): string {
+  const n = items.length
+  if (n === 0) return head + ']}]}]}'
+  const pieces = items.slice()
+  pieces[0] = head + pieces[0]
+  pieces[n - 1] = pieces[n - 1] + ']}]}]}'
+  return pieces.join(',')
 }
 
 export function encodeLogRecord (record: LogRecordInput): string {
@@ -113,8 +175,7 @@ export function encodeLogRecord (record: LogRecordInput): string {
 }
 
 export function encodeLogs (resource: string, scope: Scope, encodedRecords: string[]): string {
-  return '{"resourceLogs":[{"resource":' + resource + ',"scopeLogs":[{"scope":' + encodeScope(scope) +
-    ',"logRecords":[' + encodedRecords.join(',') + ']}]}]}'
+  return joinBatch('{"resourceLogs":[{"resource":' + resource + ',"scopeLogs":[{"scope":' + encodeScope(scope) + ',"logRecords":[', encodedRecords)
 }
 
 /** The resource never changes after start, so it is encoded once. */
