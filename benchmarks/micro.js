@@ -1,0 +1,236 @@
+'use strict'
+// Micro-benchmarks of apm's hot paths, against the built agent (dist/): `npm run bench -- --micro` or
+// `node --expose-gc benchmarks/micro.js [--write]`. Each case runs in batches of ~20 ms; the table shows the
+// median (and min) time per operation over the batches. --write puts the table into benchmarks/README.md.
+const { gzipSync } = require('node:zlib')
+const { existsSync, readFileSync, writeFileSync } = require('node:fs')
+const os = require('node:os')
+const { join } = require('node:path')
+
+const DIST = join(__dirname, '..', 'dist', 'lib')
+if (!existsSync(join(DIST, 'recorder.js'))) {
+  process.stderr.write('dist/ is missing: run `npm run build` first\n')
+  process.exit(1)
+}
+const { resolveConfig } = require(join(DIST, 'config.js'))
+const { Logger } = require(join(DIST, 'logger.js'))
+const { Recorder } = require(join(DIST, 'recorder.js'))
+const { Exporter } = require(join(DIST, 'export', 'exporter.js'))
+const { Transport } = require(join(DIST, 'export', 'transport.js'))
+const { encodeSpan, encodeTraces, encodeResource } = require(join(DIST, 'export', 'otlp.js'))
+const { newSpanId, newTraceId } = require(join(DIST, 'trace', 'ids.js'))
+const { SpanKind } = require(join(DIST, 'trace', 'span.js'))
+const { storage } = require(join(DIST, 'context.js'))
+
+const log = new Logger()
+log.setLevel('off')
+const config = resolveConfig({ serviceName: 'micro', serverUrl: 'http://127.0.0.1:9' }, {}, log)
+const RESOURCE = encodeResource({ 'service.name': 'micro', 'host.name': os.hostname(), 'process.pid': process.pid, 'telemetry.sdk.name': 'apm' })
+const SCOPE = { name: 'apm', version: '0.0.0' }
+
+// A recorder whose exporter never sends during the measurement (huge interval and batch), so pushes stay pushes.
+function recorder () {
+  const transport = new Transport({ serverUrl: 'http://127.0.0.1:9', headers: {}, requestTimeoutMs: 1000, verifyServerCert: true, userAgent: 'micro' })
+  const exporter = new Exporter({ maxQueueSize: 1e9, maxBatchSize: 1e9, flushIntervalMs: 1e9, requestTimeoutMs: 1000, maxBackoffMs: 1000, maxRequestBytes: 1e9 }, transport, log, RESOURCE, SCOPE)
+  return { rec: new Recorder(config, exporter, log), exporter }
+}
+
+/** Time fn(n) (which performs n operations) in batches; returns ns/op statistics. setup() runs untimed per batch. */
+function bench (name, fn, { setup, batchMs = 20, samples = 25, target } = {}) {
+  // Calibrate the batch size.
+  let n = 64
+  for (;;) {
+    const state = setup?.(n)
+    const t0 = process.hrtime.bigint()
+    fn(n, state)
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6
+    if (ms >= batchMs / 4 || n >= 1 << 22) { n = Math.max(1, Math.round(n * batchMs / Math.max(ms, 0.001))); break }
+    n *= 4
+  }
+  const per = []
+  for (let i = 0; i < samples + 3; i++) {
+    const state = setup?.(n)
+    global.gc?.()
+    const t0 = process.hrtime.bigint()
+    fn(n, state)
+    const ns = Number(process.hrtime.bigint() - t0) / n
+    if (i >= 3) per.push(ns)
+  }
+  per.sort((a, b) => a - b)
+  return { name, median: per[per.length >> 1], min: per[0], n, target }
+}
+
+const results = []
+const run = (r) => { results.push(r); process.stderr.write(`${r.name}: ${fmtNs(r.median)} (min ${fmtNs(r.min)})\n`) }
+const fmtNs = (ns) => ns >= 1e6 ? (ns / 1e6).toFixed(2) + ' ms' : ns >= 1e3 ? (ns / 1e3).toFixed(2) + ' µs' : ns.toFixed(0) + ' ns'
+let sinkhole = 0
+
+// --- ids ---
+run(bench('span id (8 random bytes → hex)', (n) => { for (let i = 0; i < n; i++) sinkhole += newSpanId().length }))
+run(bench('trace id (16 random bytes → hex)', (n) => { for (let i = 0; i < n; i++) sinkhole += newTraceId().length }))
+
+// --- context switch ---
+{
+  const { rec } = recorder()
+  const tx = rec.startTransaction('GET /', 'request', { kind: SpanKind.SERVER })
+  const fn = () => 1
+  run(bench('context switch: withSpan(span, fn)', (n) => { for (let i = 0; i < n; i++) sinkhole += rec.withSpan(tx, fn) }))
+  const args = [1]
+  const applied = function (x) { return x }
+  run(bench('context switch: applyWithSpan(span, fn, this, args)', (n) => { for (let i = 0; i < n; i++) sinkhole += rec.applyWithSpan(tx, applied, null, args) }))
+}
+
+// --- span lifecycle ---
+run(bench('child span start + end under a transaction (into the queue)', (n, { rec, tx }) => {
+  storage.run(tx, () => {
+    for (let i = 0; i < n; i++) {
+      const span = rec.startSpan('SELECT users', 'db', { kind: SpanKind.CLIENT })
+      span.end()
+    }
+  })
+}, {
+  setup: () => {
+    const { rec } = recorder()
+    const limits = rec.limits
+    limits.maxSpansPerTransaction = 1e9
+    return { rec, tx: rec.startTransaction('GET /', 'request', { kind: SpanKind.SERVER }) }
+  },
+  target: 1000
+}))
+run(bench('child span start + 4 attributes + end', (n, { rec, tx }) => {
+  storage.run(tx, () => {
+    for (let i = 0; i < n; i++) {
+      const span = rec.startSpan('SELECT users', 'db', { kind: SpanKind.CLIENT })
+      span.setAttribute('db.system.name', 'postgresql')
+      span.setAttribute('db.query.text', 'SELECT * FROM users WHERE id = $1')
+      span.setAttribute('server.address', '127.0.0.1')
+      span.setAttribute('server.port', 5432)
+      span.end()
+    }
+  })
+}, {
+  setup: () => {
+    const { rec } = recorder()
+    rec.limits.maxSpansPerTransaction = 1e9
+    return { rec, tx: rec.startTransaction('GET /', 'request', { kind: SpanKind.SERVER }) }
+  }
+}))
+run(bench('transaction end (into the queue)', (n, txs) => {
+  for (let i = 0; i < n; i++) txs[i].end()
+}, {
+  setup: (n) => {
+    const { rec } = recorder()
+    const txs = new Array(n)
+    for (let i = 0; i < n; i++) txs[i] = rec.startTransaction('GET /', 'request', { kind: SpanKind.SERVER })
+    return txs
+  },
+  target: 2000
+}))
+run(bench('transaction start + 9 http attributes + end', (n, rec) => {
+  for (let i = 0; i < n; i++) {
+    const tx = rec.startTransaction('GET /', 'request', { kind: SpanKind.SERVER, traceparent: undefined, tracestate: undefined })
+    tx.setAttribute('http.request.method', 'GET')
+    tx.setAttribute('url.path', '/')
+    tx.setAttribute('url.scheme', 'http')
+    tx.setAttribute('server.address', '127.0.0.1')
+    tx.setAttribute('server.port', 3000)
+    tx.setAttribute('network.protocol.version', '1.1')
+    tx.setAttribute('user_agent.original', undefined)
+    tx.setAttribute('client.address', '127.0.0.1')
+    tx.setAttribute('http.response.status_code', 200)
+    tx.result = 'HTTP 2xx'
+    tx.end()
+  }
+}, { setup: () => recorder().rec }))
+
+// --- queue push ---
+run(bench('queue push (exporter.pushSpan)', (n, { exporter, span }) => {
+  for (let i = 0; i < n; i++) exporter.pushSpan(span)
+}, {
+  setup: () => {
+    const { rec, exporter } = recorder()
+    const span = rec.startTransaction('GET /', 'request', { kind: SpanKind.SERVER })
+    return { exporter, span }
+  }
+}))
+
+// --- encoding ---
+function batchOf512 () {
+  const { rec } = recorder()
+  const spans = []
+  while (spans.length < 512) {
+    const tx = rec.startTransaction('GET /users/:id', 'request', { kind: SpanKind.SERVER })
+    tx.setAttribute('http.request.method', 'GET')
+    tx.setAttribute('url.path', '/users/42')
+    tx.setAttribute('url.scheme', 'http')
+    tx.setAttribute('server.address', 'localhost')
+    tx.setAttribute('server.port', 3000)
+    tx.setAttribute('network.protocol.version', '1.1')
+    tx.setAttribute('user_agent.original', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36')
+    tx.setAttribute('client.address', '127.0.0.1')
+    tx.setAttribute('http.route', '/users/:id')
+    storage.run(tx, () => {
+      const span = rec.startSpan('SELECT users', 'db', { kind: SpanKind.CLIENT })
+      span.setAttribute('db.system.name', 'postgresql')
+      span.setAttribute('db.query.text', 'SELECT * FROM users WHERE id = $1')
+      span.setAttribute('db.operation.name', 'SELECT')
+      span.setAttribute('server.address', '127.0.0.1')
+      span.setAttribute('server.port', 5432)
+      span.end()
+      spans.push(span)
+    })
+    tx.setAttribute('http.response.status_code', 200)
+    tx.result = 'HTTP 2xx'
+    tx.end()
+    spans.push(tx)
+  }
+  return spans
+}
+{
+  const spans = batchOf512()
+  let json = ''
+  run(bench('OTLP JSON encode of a 512-span batch', (n) => {
+    for (let i = 0; i < n; i++) {
+      const parts = new Array(spans.length)
+      for (let j = 0; j < spans.length; j++) parts[j] = encodeSpan(spans[j])
+      json = encodeTraces(RESOURCE, SCOPE, parts)
+    }
+  }, { batchMs: 100, samples: 15 }))
+  run(bench('gzip (level 3) of that batch', (n) => { for (let i = 0; i < n; i++) sinkhole += gzipSync(json, { level: 3 }).length }, { batchMs: 100, samples: 15 }))
+  run(bench('OTLP JSON encode + gzip of a 512-span batch', (n) => {
+    for (let i = 0; i < n; i++) {
+      const parts = new Array(spans.length)
+      for (let j = 0; j < spans.length; j++) parts[j] = encodeSpan(spans[j])
+      sinkhole += gzipSync(encodeTraces(RESOURCE, SCOPE, parts), { level: 3 }).length
+    }
+  }, { batchMs: 100, samples: 15, target: 5e6 }))
+  const gz = gzipSync(json, { level: 3 }).length
+  process.stderr.write(`512-span batch: ${json.length} bytes of JSON, ${gz} gzipped (${(gz / 512).toFixed(0)} bytes/span)\n`)
+}
+
+function markdown () {
+  const lines = [
+    `Node ${process.version}, ${os.cpus()[0]?.model ?? ''} (${os.cpus().length} cores), load average ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')}, ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}.`,
+    '',
+    '| operation | median | min | target |',
+    '|---|---|---|---|'
+  ]
+  for (const r of results) {
+    const verdict = r.target === undefined ? '' : `≤ ${fmtNs(r.target)}: ${r.median <= r.target ? 'met' : 'missed'}`
+    lines.push(`| ${r.name} | ${fmtNs(r.median)} | ${fmtNs(r.min)} | ${verdict} |`)
+  }
+  return lines.join('\n')
+}
+
+const md = markdown()
+process.stdout.write(md + '\n')
+if (process.argv.includes('--write')) {
+  const file = join(__dirname, 'README.md')
+  const start = '<!-- micro:start -->'
+  const end = '<!-- micro:end -->'
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n'
+  if (!text.includes(start)) text += `\n${start}\n${end}\n`
+  text = text.slice(0, text.indexOf(start) + start.length) + '\n' + md + '\n' + text.slice(text.indexOf(end))
+  writeFileSync(file, text)
+}
+if (sinkhole === -1) process.stdout.write('')

@@ -1,0 +1,97 @@
+'use strict'
+// Where does the agent's time go? Runs one scenario app under load with `node --cpu-prof` and prints the
+// heaviest functions (self time) and the share of samples with an apm frame on the stack.
+//   node benchmarks/profile.js [--scenario=hello] [--agent=apm|none|…] [--duration=8] [--top=40] [--file=x.cpuprofile]
+const { spawn } = require('node:child_process')
+const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs')
+const os = require('node:os')
+const { join } = require('node:path')
+const { startSink } = require('./lib/sink')
+const { agents } = require('./lib/agents')
+
+const argv = process.argv.slice(2)
+const option = (name, def) => argv.find((a) => a.startsWith('--' + name + '='))?.slice(name.length + 3) ?? def
+const APPS = { hello: 'hello.js', express: 'express.js', pg: 'express-pg.js', fetch: 'express-fetch.js' }
+
+/**
+ * Summarise a .cpuprofile: self time per function, and busy time by owner — each sample belongs to the nearest
+ * frame (from the leaf up) in apm's export path, apm's request path, the app or its dependencies; Node internals
+ * and natives below it count for that owner; async_hooks frames are counted apart (the cost of context propagation).
+ */
+function summarise (profile, top) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const counts = new Map()
+  for (const id of profile.samples) counts.set(id, (counts.get(id) ?? 0) + 1)
+  const total = profile.samples.length
+  const self = new Map()
+  const owners = new Map()
+  let idle = 0
+  const ownerOf = (id) => {
+    let hooks = false
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const f = byId.get(cur).callFrame
+      if (f.url === 'node:async_hooks' || f.url === 'node:internal/async_hooks') hooks = true
+      if (/\/dist\/lib\/export\//.test(f.url)) return 'apm: export (encode, gzip, send)'
+      if (/\/dist\/(lib|instrumentations)\//.test(f.url)) return hooks ? 'async_hooks (context propagation)' : 'apm: request path'
+      if (f.url.includes('/node_modules/') || f.url.includes('/benchmarks/apps/')) return hooks ? 'async_hooks (context propagation)' : 'app and its dependencies'
+    }
+    if (hooks) return 'async_hooks (context propagation)'
+    return 'node core (no JS owner)'
+  }
+  for (const [id, count] of counts) {
+    const f = byId.get(id).callFrame
+    if (f.functionName === '(idle)') { idle += count; continue }
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(dist|node_modules)\//, '$1/').replace(/^node:/, '')}:${f.lineNumber + 1}`
+    self.set(key, (self.get(key) ?? 0) + count)
+    const owner = f.functionName === '(garbage collector)' ? 'garbage collector' : ownerOf(id)
+    owners.set(owner, (owners.get(owner) ?? 0) + count)
+  }
+  const busy = total - idle
+  const pct = (n) => (100 * n / busy).toFixed(2).padStart(6) + '%'
+  const lines = [`${total} samples (${(100 * idle / total).toFixed(1)}% idle); shares of busy samples by owner:`]
+  for (const [owner, count] of [...owners].sort((a, b) => b[1] - a[1])) lines.push(`${pct(count)}  ${owner}`)
+  lines.push('', 'self time:')
+  for (const [key, count] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`${pct(count)}  ${key}`)
+  return lines.join('\n')
+}
+
+async function main () {
+  const file = option('file')
+  const top = Number(option('top', '40'))
+  if (file !== undefined) {
+    process.stdout.write(summarise(JSON.parse(readFileSync(file, 'utf8')), top) + '\n')
+    return
+  }
+  const scenario = option('scenario', 'hello')
+  const agentId = option('agent', 'apm')
+  const duration = option('duration', '8')
+  if (scenario === 'pg' || scenario === 'fetch') throw new Error('profile.js drives hello and express; use run.js for pg/fetch')
+  const sink = await startSink()
+  const agent = agents(sink.url).find((a) => a.id === agentId)
+  const dir = mkdtempSync(join(os.tmpdir(), 'apm-prof-'))
+  const child = spawn('taskset', ['-c', '0', process.execPath, '--cpu-prof', '--cpu-prof-dir', dir, ...agent.nodeArgs, join(__dirname, 'apps', APPS[scenario])], {
+    env: { ...process.env, ...agent.env },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const port = await new Promise((resolve) => {
+    child.stdout.on('data', (d) => { const m = /LISTENING (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])) })
+  })
+  await new Promise((resolve) => {
+    const wrk = spawn('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${duration}s`, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'inherit', 'inherit'] })
+    wrk.on('exit', resolve)
+  })
+  await new Promise((resolve) => setTimeout(resolve, 1500))
+  // SIGINT lets node write the profile (the default SIGINT exit path does).
+  await new Promise((resolve) => { child.on('exit', resolve); child.kill('SIGINT') })
+  await sink.stop()
+  const prof = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
+  if (prof === undefined) throw new Error('no profile written')
+  const keep = join(os.tmpdir(), `apm-${scenario}-${agentId}.cpuprofile`)
+  require('node:fs').copyFileSync(join(dir, prof), keep)
+  rmSync(dir, { recursive: true, force: true })
+  process.stdout.write(`profile: ${keep}\n` + summarise(JSON.parse(readFileSync(keep, 'utf8')), top) + '\n')
+}
+
+main().catch((err) => { process.stderr.write(String(err.stack ?? err) + '\n'); process.exit(1) })
