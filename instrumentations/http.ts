@@ -84,6 +84,9 @@ function patchServer (proto: { emit: (...args: any[]) => boolean }, tracer: Trac
   })
 }
 
+// Headers whose values are URLs: their credentials and sensitive query values are redacted like url.full.
+const URL_HEADERS = new Set(['referer', 'location', 'content-location', 'origin'])
+
 // Header values as semantic conventions want them (string arrays), sensitive names redacted.
 function recordHeaders (span: Span, prefix: string, headers: Record<string, string | string[] | number | undefined>, sensitive: readonly string[]): void {
   for (const name in headers) {
@@ -91,6 +94,7 @@ function recordHeaders (span: Span, prefix: string, headers: Record<string, stri
     if (value === undefined) continue
     const key = prefix + name.toLowerCase()
     if (isSensitiveName(name, sensitive)) span.setAttribute(key, [REDACTED_HEADER_VALUE])
+    else if (URL_HEADERS.has(name.toLowerCase())) span.setAttribute(key, (Array.isArray(value) ? value : [String(value)]).map((v) => redactUrl(v)))
     else span.setAttribute(key, Array.isArray(value) ? value : [String(value)])
   }
 }

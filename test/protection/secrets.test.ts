@@ -1,0 +1,58 @@
+// Data protection: secrets planted in headers, query strings, URL credentials and PostgreSQL statements, parameters
+// and errors never leave the process — not in any request the collector got, not in the agent's own trace log.
+import t from 'tap'
+import { startCollector, type Collector } from '../faults/collector'
+import { runFixture } from '../helpers/child'
+import { startPostgres } from '../helpers/postgres'
+
+// Each secret as planted, and in the encodings it could travel in (URL-encoded, base64 of user:password).
+function forms (secrets: Record<string, string>): string[] {
+  const out = new Set<string>()
+  for (const value of Object.values(secrets)) {
+    out.add(value)
+    out.add(encodeURIComponent(value))
+    out.add(Buffer.from('user:' + value).toString('base64'))
+  }
+  return [...out]
+}
+
+async function run (t: Tap.Test, env: Record<string, string>): Promise<{ collector: Collector, secrets: Record<string, string>, stderr: string }> {
+  const collector = await startCollector()
+  t.teardown(() => collector.stop())
+  const r = await runFixture('fault-secrets.js', { env: { APM_SERVER_URL: collector.url, APM_LOG_LEVEL: 'trace', ...env } })
+  t.equal(r.code, 0, r.stderr)
+  return { collector, secrets: JSON.parse(r.stdout), stderr: r.stderr }
+}
+
+function assertNoLeak (t: Tap.Test, where: string, text: string, secrets: Record<string, string>): void {
+  const leaked = forms(secrets).filter((s) => text.includes(s))
+  t.same(leaked, [], `no planted secret in ${where}`)
+}
+
+t.test('PostgreSQL', async (t) => {
+  const db = await startPostgres()
+  t.teardown(() => db.stop())
+
+  for (const captureHeaders of [false, true]) {
+    t.test(`with captureHeaders ${captureHeaders}: nothing planted reaches the collector or the trace log`, async (t) => {
+      const { collector, secrets, stderr } = await run(t, { APM_CAPTURE_HEADERS: String(captureHeaders), PG_URL: db.url })
+      const everything = collector.everything()
+      t.ok(collector.spanCount() >= 15, `${collector.spanCount()} spans received`)
+      t.ok(Object.keys(secrets).length >= 19, `${Object.keys(secrets).length} secrets planted`)
+      assertNoLeak(t, 'what the collector received (paths, headers, bodies)', everything, secrets)
+      assertNoLeak(t, 'the agent log at level trace', stderr, secrets)
+      t.match(stderr, /apm (trace|debug)/, 'the log was verbose')
+      const headerAttributes = everything.match(/"http\.(request|response)\.header\.[a-z-]+"/g) ?? []
+      if (!captureHeaders) {
+        t.same(headerAttributes, [], 'headers are not captured by default')
+      } else {
+        for (const name of ['authorization', 'cookie', 'x-api-key']) t.ok(headerAttributes.includes(`"http.request.header.${name}"`), `${name} captured`)
+        t.ok(headerAttributes.includes('"http.response.header.set-cookie"'), 'set-cookie captured')
+        t.match(everything, /"http\.request\.header\.authorization","value":\{"arrayValue":\{"values":\[\{"stringValue":"\[REDACTED\]"\}\]\}\}/, 'as [REDACTED]')
+      }
+      // The statements are there, with their literals replaced.
+      t.match(everything, /ALTER USER apm_secret_test PASSWORD \?/)
+      t.match(everything, /SELECT \? AS x, \? AS card/)
+    })
+  }
+})
