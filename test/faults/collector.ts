@@ -31,6 +31,7 @@ export class Collector {
   readonly exchanges: Exchange[] = []
   readonly sockets: SocketRecord[] = []
   port = 0
+  host = '127.0.0.1'
   maxConcurrentSockets = 0
   #open = new Set<Socket>()
   #server: Server | NetServer | undefined
@@ -41,7 +42,7 @@ export class Collector {
   rawRequests = 0
 
   get url (): string {
-    return `http://127.0.0.1:${this.port}`
+    return `http://${this.host}:${this.port}`
   }
 
   respond (responder: Responder): void {
@@ -63,7 +64,8 @@ export class Collector {
   }
 
   /** Listen (HTTP, or raw TCP with mode) on port (0: a free one; otherwise the port used before). */
-  async start (port = this.port, raw?: RawMode): Promise<this> {
+  async start (port = this.port, raw?: RawMode, host = this.host): Promise<this> {
+    this.host = host
     this.#raw = raw
     const server = raw === undefined
       ? createHttpServer({ keepAliveTimeout: 5000 }, (req, res) => this.#onRequest(req, res))
@@ -72,7 +74,7 @@ export class Collector {
     this.#server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(port, '127.0.0.1', () => { server.removeListener('error', reject); resolve() })
+      server.listen(port, host, () => { server.removeListener('error', reject); resolve() })
     })
     this.port = (server.address() as AddressInfo).port
     return this
