@@ -127,3 +127,22 @@ export function expressScenarios (t: T, receiver: Receiver, port: number): void 
     for (const id of traceIds) t.ok(txs.some((tx) => tx.traceId === id), 'every handler saw its own transaction')
   })
 }
+
+/** A short pass over the explicit-middleware path (auto-instrumentation of the framework disabled). */
+export function explicitScenarios (t: T, receiver: Receiver, port: number, paths: { route: [string, string], error: string }): void {
+  t.test('with the explicit middleware only: route names, 404 naming, one error per error', async (t) => {
+    const [path, name] = paths.route
+    t.equal((await request(port, path)).status, 200)
+    t.equal((await transactionFor(receiver, port, path)).name, name)
+    t.equal((await request(port, '/nothing/here')).status, 404)
+    t.equal((await transactionFor(receiver, port, '/nothing/here')).name, 'GET unknown route')
+    t.equal((await request(port, paths.error)).status, 500)
+    const failed = await transactionFor(receiver, port, paths.error)
+    t.equal(failed.attributes['http.response.status_code'], 500)
+    const [log] = await receiver.waitForLogs(1, (l) => l.traceId === failed.traceId)
+    t.equal(log!.spanId, failed.spanId)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    t.equal(receiver.logs().filter((l) => l.traceId === failed.traceId).length, 1)
+    t.equal(receiver.spans().filter((s) => s.kind === 2 && s.attributes['server.port'] === port).length, 3, 'one transaction per request')
+  })
+}

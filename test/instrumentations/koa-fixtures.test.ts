@@ -2,6 +2,7 @@ import t from 'tap'
 import { join } from 'node:path'
 import { startReceiver } from '../helpers/receiver'
 import { startServerFixture, ROOT } from '../helpers/child'
+import { explicitScenarios } from './express-scenarios'
 import { koaScenarios } from './koa-scenarios'
 
 // Every koa scenario in a child process: CommonJS under `-r apm/start`, ES module under `--import apm/start`
@@ -27,5 +28,18 @@ for (const { label, file, nodeArgs } of FIXTURES) {
     t.test('the agent logged no warning', async (t) => {
       t.notMatch(output(), /apm (warn|error)/)
     })
+  })
+}
+
+for (const { label, file, nodeArgs } of FIXTURES) {
+  t.test(`${label}: app.use(agent.middleware.koa()) with koa auto-instrumentation disabled`, async (t) => {
+    const receiver = await startReceiver()
+    t.teardown(() => receiver.close())
+    const { child, port } = await startServerFixture(file, {
+      nodeArgs,
+      env: { APM_SERVER_URL: receiver.url, APM_FLUSH_INTERVAL_MS: '50', APM_LOG_LEVEL: 'warn', NODE_ENV: 'test', APM_TEST_EXPLICIT: '1', APM_DISABLE_INSTRUMENTATIONS: 'koa' }
+    })
+    t.teardown(() => { child.kill() })
+    explicitScenarios(t, receiver, port, { route: ['/shop/items/abc', 'GET /shop/items/:itemId'], error: '/err/async' })
   })
 }
