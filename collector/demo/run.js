@@ -1,7 +1,7 @@
 // `npm run demo`: starts the collector, a throw-away PostgreSQL (when its binaries are installed) and the
 // demo Express app instrumented by apm, drives traffic for a while (normal routes, errors, a slow endpoint,
 // a release upgrade halfway), then prints the dashboard URL and the terminal report. Ctrl-C stops all of it.
-// Flags: --once (stop after the report; also APM_DEMO_ONCE=1 or CI=true), --seconds N, --port N.
+// Flags: --once (stop after the report; also APM_DEMO_ONCE=1 or CI=true), --seconds N, --port N, --data DIR.
 'use strict'
 
 const { spawn, spawnSync } = require('node:child_process')
@@ -13,9 +13,8 @@ const { parseArgs } = require('node:util')
 
 const ROOT = path.join(__dirname, '../..')
 const BIN = path.join(__dirname, '../bin/apm-collector.js')
-const DATA = path.join(__dirname, '../apm-data')
-
-const { values: flags } = parseArgs({ options: { once: { type: 'boolean' }, seconds: { type: 'string' }, port: { type: 'string' } } })
+const { values: flags } = parseArgs({ options: { once: { type: 'boolean' }, seconds: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' } } })
+const DATA = path.resolve(flags.data ?? path.join(__dirname, '../apm-data'))
 const once = !!flags.once || process.env.APM_DEMO_ONCE === '1' || process.env.CI === 'true'
 const seconds = Number(flags.seconds ?? process.env.APM_DEMO_SECONDS ?? 24)
 const log = (s) => process.stdout.write(`[demo] ${s}\n`)
@@ -130,9 +129,23 @@ async function oneRequest (base) {
   } catch {}
 }
 
+/** Every route once, so even a short run shows each kind of result. */
+async function tour (base) {
+  const post = (body) => fetch(`${base}/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  for (const go of [
+    () => fetch(`${base}/users/1`), () => fetch(`${base}/users/99`), () => fetch(`${base}/users`),
+    () => post({ id: ++orderId, userId: 1, quantity: 1 }), () => post({ id: 1, userId: 1, quantity: 1 }), () => post({ id: 1, userId: 1, quantity: 1 }),
+    () => post({ id: ++orderId, userId: 1, quantity: -1 }), () => fetch(`${base}/recommendations`), () => fetch(`${base}/slow`),
+    () => fetch(`${base}/profile`), () => fetch(`${base}/profile?session=1`)
+  ]) {
+    try { await go() } catch {}
+  }
+}
+
 async function drive (base, ms) {
   const end = Date.now() + ms
-  let n = 0
+  await tour(base)
+  let n = 11
   const worker = async () => {
     while (Date.now() < end && !state.stopping) {
       await oneRequest(base)

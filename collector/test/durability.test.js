@@ -132,3 +132,49 @@ t.test('after kill -9 and a restart, every acknowledged batch is in the store ex
   t.same(missing, [], 'every acknowledged span is stored')
   t.ok(rows.length <= sent * 3, 'nothing invented')
 })
+
+t.test('when the disk is full the intake answers 503 with Retry-After, keeps what it acknowledged, and recovers when space returns', async (t) => {
+  const mnt = tempDir('apm-full-disk-')
+  const { spawnSync } = require('node:child_process')
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', mnt]).status === 0
+  if (!mounted) {
+    fs.rmSync(mnt, { recursive: true, force: true })
+    t.pass('skipped: needs root to mount a small tmpfs')
+    return
+  }
+  t.teardown(() => {
+    spawnSync('umount', ['-l', mnt])
+    fs.rmSync(mnt, { recursive: true, force: true })
+  })
+  const ballast = path.join(mnt, 'ballast')
+  fs.writeFileSync(ballast, Buffer.alloc(9 * 1024 * 1024, 1))
+  const c = await collector(t, { dataDir: path.join(mnt, 'data'), drain: false, rateLimitPerSecond: 0 })
+  /** @type {string[]} */
+  const acked = []
+  let refused
+  for (let i = 0; i < 2000 && !refused; i++) {
+    const spans = []
+    const ids = []
+    for (let j = 0; j < 20; j++) {
+      const tx = o.transaction({ children: [{ name: 'SELECT users', offsetMs: 1, durationMs: 2 }] })
+      ids.push(tx[0].spanId)
+      spans.push(...tx)
+    }
+    const r = await o.post(c.url, '/v1/traces', o.traces(spans))
+    if (r.status === 200) acked.push(...ids)
+    else refused = r
+  }
+  t.equal(refused?.status, 503)
+  t.equal(refused?.headers['retry-after'], '30')
+  t.match(refused?.body.error, /disk is full/)
+  t.ok(acked.length > 50, `${acked.length} transactions acknowledged before the disk filled`)
+  fs.rmSync(ballast)
+  c.resumeDrain()
+  await c.drained(20000).catch((err) => { throw new Error(`${err.message}; store: ${c.status().lastStoreError}`) })
+  const db = new Database(path.join(c.dataDir, 'apm.sqlite'), { readonly: true })
+  t.teardown(() => db.close())
+  const stored = new Set(db.prepare('SELECT span_id FROM spans WHERE tx_type IS NOT NULL').all().map((r) => /** @type {any} */ (r).span_id))
+  t.equal(acked.filter((id) => stored.has(id)).length, acked.length, 'every acknowledged batch is stored')
+  t.equal((await o.post(c.url, '/v1/traces', o.traces(o.transaction()))).status, 200, 'accepting again')
+  t.equal(c.stats.internalErrors, 0)
+})
