@@ -2,6 +2,7 @@
 import t from 'tap'
 import { startCollector } from '../faults/collector'
 import { runFixture } from '../helpers/child'
+import { startPostgres } from '../helpers/postgres'
 
 async function run (t: Tap.Test, env: Record<string, string> = {}): Promise<{ spans: any[], logs: any[] }> {
   const collector = await startCollector()
@@ -41,4 +42,18 @@ t.test('the limits are configurable', async (t) => {
   t.equal(attribute(wide, 'app.attr_000').stringValue.length, 100)
   t.equal(spans.filter((s) => s.name.startsWith('child ')).length, 4)
   t.equal(Number(attribute(spans.find((s) => s.name === 'limits'), 'apm.spans.dropped').intValue), 596)
+})
+
+t.test('SQL statement text is cut at 10,000 characters, and never beyond the attribute value limit', async (t) => {
+  const db = await startPostgres()
+  t.teardown(() => db.stop())
+  // db.query.text is an attribute value too: with the default 8 KiB value limit that limit is the one that bites.
+  for (const [maxAttributeLength, expected] of [[undefined, 8192], ['20000', 10_000]] as const) {
+    const { spans } = await run(t, { PG_URL: db.url, ...(maxAttributeLength === undefined ? {} : { APM_MAX_ATTRIBUTE_LENGTH: maxAttributeLength }) })
+    const query = spans.find((s) => s.kind === 3 && attribute(s, 'db.query.text') !== undefined)
+    t.ok(query, 'the query span arrived')
+    const text: string = attribute(query, 'db.query.text').stringValue
+    t.equal(text.length, expected, `maxAttributeLength ${maxAttributeLength ?? 'default'}: a 38,000-character statement is recorded as its first ${expected} characters`)
+    t.ok(text.startsWith('SELECT ? AS a_rather_long_column_alias_0000, ? AS'))
+  }
 })
