@@ -9,8 +9,11 @@ export type DropReason =
   | 'shutdown' // still queued when shutdown() gave up
 
 export interface AgentStats {
+  /** Events handed to the exporter (ended spans, captured errors). */
   produced: number
+  /** Waiting in a queue. */
   queued: number
+  /** Taken from a queue: being encoded and compressed, sent, or held for a retry. */
   inFlight: number
   delivered: number
   dropped: number
