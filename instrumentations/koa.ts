@@ -5,6 +5,7 @@
 // that, when the chain settles, names the transaction from `ctx._matchedRoute` (the documented field both routers
 // set to the matched layer's full path) and captures a rejection before koa's own ctx.onerror answers 500 and
 // emits 'error'. No 'error' listener is added, so koa's default logging (which depends on there being none) stays.
+import { format } from 'node:util'
 import { defineInstrumentation } from '../lib/instrument'
 import type { Tracer } from '../lib/tracer'
 import { unwrap, wrap } from '../lib/wrap'
@@ -48,6 +49,17 @@ function traced (tracer: Tracer, state: RequestState, ctx: Ctx, fn: Composed, th
   })
 }
 
+// koa's ctx.onerror turns a thrown non-Error into `new Error(util.format('non-error thrown: %j', value))` before it
+// emits it: the same failure as the value already captured when the middleware rejected.
+function isKoaWrapped (err: unknown, captured: unknown): boolean {
+  if (captured === undefined || captured === null || typeof captured === 'object' || !(err instanceof Error)) return false
+  try {
+    return err.message === format('non-error thrown: %j', captured)
+  } catch {
+    return false
+  }
+}
+
 function patchApplication (Application: any, tracer: Tracer): void {
   const proto = Application?.prototype
   if (typeof proto?.handleRequest !== 'function') throw new Error('Application#handleRequest not found')
@@ -69,7 +81,7 @@ function patchApplication (Application: any, tracer: Tracer): void {
   wrap(proto, 'emit', (emit) => function (this: unknown, event: unknown, err: unknown, ctx: Ctx | undefined) {
     if (event === 'error' && tracer.active && ctx !== null && typeof ctx === 'object') {
       const state = ctx[kState]
-      if (state !== undefined) captureRequestError(tracer, state, err)
+      if (state !== undefined && !isKoaWrapped(err, state.captured)) captureRequestError(tracer, state, err)
     }
     return emit.apply(this, arguments as unknown as unknown[])
   })

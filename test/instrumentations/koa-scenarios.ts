@@ -61,6 +61,14 @@ export function koaScenarios (t: Test, receiver: Receiver, port: number): void {
     })
   }
 
+  t.test('a thrown non-Error is captured once (koa wraps it before emitting)', async (t) => {
+    t.equal((await request(port, '/err/string')).status, 500)
+    const tx = await transactionFor(receiver, port, '/err/string')
+    await receiver.waitForLogs(1, (l) => l.traceId === tx.traceId)
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    t.equal(receiver.logs().filter((l) => l.traceId === tx.traceId).length, 1)
+  })
+
   t.test("an error the app's error middleware answers and emits is captured once with the status sent", async (t) => {
     t.equal((await request(port, '/caught/thing/1')).status, 422)
     const tx = await transactionFor(receiver, port, '/caught/thing/1')
