@@ -41,8 +41,7 @@ function patchRouterProto (proto: any, tracer: Tracer, flavour: Flavour): void {
     const before = Array.isArray(stack) ? stack.length : -1
     const result = use.apply(this, arguments as unknown as unknown[])
     // router.use(fn) mounts at '/'; router.use(path, ...fns) at path (a string, RegExp or array of them).
-    if (before !== -1 && typeof path !== 'function' && !isFunctionList(path)) rememberPaths(stack!, before, templateText(path), tracer, flavour)
-    else if (before !== -1) rememberPaths(stack!, before, undefined, tracer, flavour)
+    if (before !== -1) rememberPaths(stack!, before, isFunctionList(path) ? undefined : templateText(path), tracer, flavour)
     return result
   })
   wrap(proto, 'route', (route) => function (this: { stack?: Layer[] }, path: unknown) {
@@ -232,9 +231,14 @@ export function expressMiddleware (getTracer: () => Tracer | undefined): (req: a
   }
 }
 
+// Apps the explicit middleware already instrumented (it runs on every request when http is not instrumented).
+const instrumentedApps = new WeakSet<object>()
+
 function instrumentApp (app: any, tracer: Tracer): void {
-  const router = app?._router ?? app?.router
+  if (app === null || (typeof app !== 'object' && typeof app !== 'function') || instrumentedApps.has(app)) return
+  const router = app._router ?? app.router
   if (router === null || router === undefined) return
+  instrumentedApps.add(app)
   const proto = Object.getPrototypeOf(router)
   // express 4: the router function's prototype is the router proto (snake_case layers); router 2: Router.prototype.
   const layer = Array.isArray(router.stack) ? router.stack.find((l: unknown) => l !== null && typeof l === 'object') : undefined
