@@ -44,9 +44,11 @@ for (const [mode, what] of modes) {
     if (mode !== 'reset') {
       const lifetimes = collector.sockets.filter((s) => s.closed !== undefined).map((s) => s.closed! - s.opened)
       t.ok(lifetimes.length >= 2, `${lifetimes.length} connections closed by the agent`)
-      for (const ms of lifetimes) {
-        t.ok(ms >= TIMEOUT_MS - 100 && ms < TIMEOUT_MS + 1500, `a connection abandoned after ${ms} ms (deadline ${TIMEOUT_MS} ms)`)
-      }
+      // The deadline runs from the start of an attempt; the first attempt also loads undici before it connects,
+      // so its connection lives shorter.
+      lifetimes.forEach((ms, i) => {
+        t.ok(ms < TIMEOUT_MS + 1500 && (i === 0 || ms >= TIMEOUT_MS - 100), `a connection abandoned after ${ms} ms (deadline ${TIMEOUT_MS} ms)`)
+      })
     }
     t.comment(`${mode}: ${r.stats.requests} attempts, ${collector.sockets.length} connections, max ${collector.maxConcurrentSockets} at once, app max latency ${r.load.maxLatencyMs.toFixed(1)} ms`)
 
