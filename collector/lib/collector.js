@@ -98,7 +98,9 @@ async function startCollector (options = {}) {
   /** @type {Set<() => void>} */
   const progressWaiters = new Set()
   const worker = new Worker(path.join(__dirname, 'store/drain-worker.js'), {
-    workerData: { dbFile, spoolDir: spool.dir, retentionDays: o.retentionDays, paused: !o.drain }
+    workerData: { dbFile, spoolDir: spool.dir, retentionDays: o.retentionDays, paused: !o.drain },
+    // Not the parent's flags: loaders or --inspect meant for the app would slow or break the store thread.
+    execArgv: []
   })
   worker.unref()
   /** @type {Promise<void>} */
@@ -120,8 +122,9 @@ async function startCollector (options = {}) {
 
   const db = openStore(dbFile, { readonly: true })
   const queries = createQueries(db)
+  const auth = createAuth(o.token)
   const intake = createIntake({
-    auth: createAuth(o.token),
+    auth,
     limiter: new RateLimiter({ perSecond: o.rateLimitPerSecond, burst: o.rateLimitBurst }),
     spool,
     maxBodyBytes: o.maxBodyBytes,
@@ -204,12 +207,8 @@ async function startCollector (options = {}) {
     return true
   }
 
-  const server = http.createServer({
-    headersTimeout: o.headersTimeoutMs,
-    requestTimeout: o.headersTimeoutMs + o.bodyTimeoutMs,
-    connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs),
-    keepAliveTimeout: 5000
-  }, (req, res) => {
+  /** @type {import('node:http').RequestListener} */
+  const onRequest = (req, res) => {
     let url
     try {
       url = new URL(req.url ?? '/', 'http://collector')
@@ -231,6 +230,17 @@ async function startCollector (options = {}) {
       if (!res.headersSent) send(res, 500, { error: 'internal error' })
       else res.destroy()
     }
+  }
+  const server = http.createServer({
+    headersTimeout: o.headersTimeoutMs,
+    requestTimeout: o.headersTimeoutMs + o.bodyTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs),
+    keepAliveTimeout: 5000
+  }, onRequest)
+  // Expect: 100-continue — invite the body only from an authenticated client; others get their 401 first.
+  server.on('checkContinue', (req, res) => {
+    if (!req.url?.startsWith('/v1/') || auth(req.headers.authorization)) res.writeContinue()
+    onRequest(req, res)
   })
   server.on('clientError', (err, socket) => {
     const code = /** @type {NodeJS.ErrnoException} */ (err).code

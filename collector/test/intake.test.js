@@ -158,7 +158,13 @@ t.test('with a token, a request without the right bearer is refused with 401 bef
   const r = /** @type {any} */ (await rawRequest(c.port, 'POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer nope\r\nContent-Length: 10000000\r\n\r\n', { endAfterMs: 5000 }))
   t.match(r.text, /^HTTP\/1\.1 401 /)
   t.ok(r.ms < 2000, `answered in ${r.ms} ms`)
-  t.equal(c.stats.unauthorized, 3)
+  // With Expect: 100-continue the client is never invited to send the body.
+  const expect = /** @type {any} */ (await rawRequest(c.port, 'POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer nope\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n', { endAfterMs: 5000 }))
+  t.match(expect.text, /^HTTP\/1\.1 401 /)
+  t.notMatch(expect.text, /100 Continue/)
+  const ok = /** @type {any} */ (await rawRequest(c.port, 'POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer s3cret\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\n', { endAfterMs: 1000 }))
+  t.match(ok.text, /^HTTP\/1\.1 100 Continue/, 'an authenticated client is invited to send')
+  t.equal(c.stats.unauthorized, 4)
 })
 
 t.test('a body over 16 MiB is refused with 413, whether declared up front or streamed in chunks', async (t) => {
