@@ -16,8 +16,9 @@ import {
 
 const kState = Symbol('apm.express.state')
 const kPath = Symbol('apm.express.path')
+const kOuter = Symbol('apm.express.outer')
 
-type Req = { [kState]?: RequestState, method?: string, baseUrl?: string } & Record<string, any>
+type Req = { [kState]?: RequestState, [kOuter]?: boolean, method?: string, baseUrl?: string } & Record<string, any>
 type Layer = { [kPath]?: string, route?: { path?: unknown }, rawPath?: unknown, path?: unknown, params?: Record<string, unknown>, keys?: Array<{ name: string | number }> }
 
 /** The method names of one express generation: 4 uses snake_case, the `router` package camelCase. */
@@ -53,18 +54,22 @@ function patchRouterProto (proto: any, tracer: Tracer, flavour: Flavour): void {
   })
   wrap(proto, 'handle', (handle) => function (this: unknown, req: Req, res: unknown, out: unknown) {
     // Only the outermost router of a request sets it up; nested routers and sub-apps share its state.
-    if (!tracer.active || req === null || typeof req !== 'object' || req[kState] !== undefined || typeof out !== 'function') {
+    if (!tracer.active || req === null || typeof req !== 'object' || req[kState] !== undefined || req[kOuter] === true || typeof out !== 'function') {
       return handle.apply(this, arguments as unknown as unknown[])
     }
+    req[kOuter] = true
     const tx = tracer.currentTransaction()
-    if (tx === undefined) return handle.apply(this, arguments as unknown as unknown[])
-    const state = newState(tx)
-    req[kState] = state
-    nameUnknownRoute(tracer, state, req.method)
+    if (tx !== undefined) {
+      const state = newState(tx)
+      req[kState] = state
+      nameUnknownRoute(tracer, state, req.method)
+    }
     // An error nobody handled leaves the router through its final callback (express's finalhandler for an app).
+    // The state is read when that happens: without a transaction here, the explicit middleware may create one.
     const done = out as (...args: unknown[]) => unknown
     return handle.call(this, req, res, function (this: unknown, err: unknown) {
-      if (err !== undefined && err !== null) captureRequestError(tracer, state, err)
+      const state = req[kState]
+      if (state !== undefined && err !== undefined && err !== null) captureRequestError(tracer, state, err)
       return done.apply(this, arguments as unknown as unknown[])
     })
   })
