@@ -29,16 +29,20 @@ function assertNoLeak (t: Tap.Test, where: string, text: string, secrets: Record
   t.same(leaked, [], `no planted secret in ${where}`)
 }
 
-t.test('PostgreSQL', async (t) => {
+t.test('secrets planted in http, fetch and PostgreSQL traffic never leave the process', async (t) => {
   const db = await startPostgres()
   t.teardown(() => db.stop())
 
-  for (const captureHeaders of [false, true]) {
-    t.test(`with captureHeaders ${captureHeaders}: nothing planted reaches the collector or the trace log`, async (t) => {
-      const { collector, secrets, stderr } = await run(t, { APM_CAPTURE_HEADERS: String(captureHeaders), PG_URL: db.url })
+  // The default list plus a glob of the app's own: a configured list replaces the default one.
+  const custom = 'password,passwd,pwd,secret,token,key,auth,session,cookie,credit,card,csrf,jwt,sid,x-internal-*'
+  for (const [captureHeaders, fieldNames] of [[false, undefined], [true, undefined], [true, custom]] as const) {
+    t.test(`with captureHeaders ${captureHeaders}${fieldNames === undefined ? '' : ' and sanitizeFieldNames configured'}: nothing planted reaches the collector or the trace log`, async (t) => {
+      const env: Record<string, string> = { APM_CAPTURE_HEADERS: String(captureHeaders), PG_URL: db.url }
+      if (fieldNames !== undefined) Object.assign(env, { APM_SANITIZE_FIELD_NAMES: fieldNames, CUSTOM_FIELD: '1' })
+      const { collector, secrets, stderr } = await run(t, env)
       const everything = collector.everything()
       t.ok(collector.spanCount() >= 15, `${collector.spanCount()} spans received`)
-      t.ok(Object.keys(secrets).length >= 19, `${Object.keys(secrets).length} secrets planted`)
+      t.ok(Object.keys(secrets).length >= 27, `${Object.keys(secrets).length} secrets planted`)
       assertNoLeak(t, 'what the collector received (paths, headers, bodies)', everything, secrets)
       assertNoLeak(t, 'the agent log at level trace', stderr, secrets)
       t.match(stderr, /apm (trace|debug)/, 'the log was verbose')
@@ -46,7 +50,9 @@ t.test('PostgreSQL', async (t) => {
       if (!captureHeaders) {
         t.same(headerAttributes, [], 'headers are not captured by default')
       } else {
-        for (const name of ['authorization', 'cookie', 'x-api-key']) t.ok(headerAttributes.includes(`"http.request.header.${name}"`), `${name} captured`)
+        const names = ['authorization', 'cookie', 'x-api-key', 'x-csrf-token', 'x-session-id', 'x-credit-card', 'x-jwt-assertion', 'x-passwd', 'x-pwd', 'x-client-secret', 'proxy-authorization']
+        if (fieldNames !== undefined) names.push('x-internal-thing')
+        for (const name of names) t.ok(headerAttributes.includes(`"http.request.header.${name}"`), `${name} captured (redacted)`)
         t.ok(headerAttributes.includes('"http.response.header.set-cookie"'), 'set-cookie captured')
         t.match(everything, /"http\.request\.header\.authorization","value":\{"arrayValue":\{"values":\[\{"stringValue":"\[REDACTED\]"\}\]\}\}/, 'as [REDACTED]')
       }
