@@ -2,7 +2,7 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http'
 import { errorMonitor } from 'node:events'
 import { defineInstrumentation, type Target } from '../lib/instrument'
-import type { Tracer } from '../lib/tracer'
+import type { StartTransactionOptions, Tracer } from '../lib/tracer'
 import { SpanKind, type Span, type Transaction } from '../lib/trace/span'
 import { unwrap, wrap } from '../lib/wrap'
 import { AGENT_USER_AGENT_PREFIX } from '../lib/version'
@@ -23,7 +23,20 @@ function pathOf (url: string | undefined): string {
   return q === -1 ? url : url.slice(0, q)
 }
 
+// A server mostly sees one Host header value (and a client one origin): the last split is reused. The returned
+// pair is shared, so callers only read it.
+let lastHost = ''
+let lastSplit: [string, number | undefined] = ['', undefined]
+
 function splitHost (host: string): [string, number | undefined] {
+  if (host === lastHost) return lastSplit
+  const split = parseHost(host)
+  lastHost = host
+  lastSplit = split
+  return split
+}
+
+function parseHost (host: string): [string, number | undefined] {
   // [v6]:port, host:port, host
   if (host.startsWith('[')) {
     const end = host.indexOf(']')
@@ -44,6 +57,8 @@ function isAgentExport (req: IncomingMessage): boolean {
 
 // ---- server side --------------------------------------------------------------------------------
 
+const txOptions: StartTransactionOptions = { kind: SpanKind.SERVER, traceparent: undefined, tracestate: undefined }
+
 function patchServer (proto: { emit: (...args: any[]) => boolean }, tracer: Tracer, scheme: 'http' | 'https'): void {
   wrap(proto, 'emit', (emit) => function (this: unknown, event: string, req: IncomingMessage, res: TracedResponse) {
     if (event !== 'request' || !tracer.active || res === undefined || res[kTransaction] !== undefined || isAgentExport(req)) {
@@ -53,11 +68,11 @@ function patchServer (proto: { emit: (...args: any[]) => boolean }, tracer: Trac
     const rawMethod = req.method ?? 'GET'
     const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER'
     const path = pathOf(req.url)
-    const tx = tracer.startTransaction(method + ' ' + path, 'request', {
-      kind: SpanKind.SERVER,
-      traceparent: headers.traceparent,
-      tracestate: headers.tracestate
-    })
+    // One options object for every request: startTransaction reads it and keeps nothing.
+    txOptions.traceparent = headers.traceparent
+    txOptions.tracestate = headers.tracestate
+    const tx = tracer.startTransaction(method + ' ' + path, 'request', txOptions)
+    txOptions.traceparent = txOptions.tracestate = undefined
     res[kTransaction] = tx
     if (tx.sampled) {
       tx.setAttribute('http.request.method', method)
@@ -99,6 +114,9 @@ function recordHeaders (span: Span, prefix: string, headers: Record<string, stri
   }
 }
 
+// Transaction results by status class, as constants (no string built per request).
+const RESULTS = ['HTTP 0xx', 'HTTP 1xx', 'HTTP 2xx', 'HTTP 3xx', 'HTTP 4xx', 'HTTP 5xx', 'HTTP 6xx', 'HTTP 7xx', 'HTTP 8xx', 'HTTP 9xx']
+
 function onResponseClose (this: TracedResponse): void {
   const tx = this[kTransaction]
   if (tx === undefined) return
@@ -117,7 +135,7 @@ function onResponseClose (this: TracedResponse): void {
     tx.result = 'aborted'
     tx.setAttribute('apm.aborted', true)
   } else {
-    tx.result = 'HTTP ' + Math.floor(status / 100) + 'xx'
+    tx.result = RESULTS[Math.floor(status / 100)] ?? 'HTTP ' + Math.floor(status / 100) + 'xx'
     if (status >= 500) tx.setError()
   }
   tx.end()

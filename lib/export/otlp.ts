@@ -19,6 +19,13 @@ export interface Scope {
 
 const q = JSON.stringify
 
+// V8 keeps a concatenation as a rope (a tree of pieces) until something needs it flat. A cached piece that stays
+// a rope is walked again inside every span that uses it; converting it to a number once flattens it in place
+// (the trick of the flatstr package), after which it is copied in one go.
+function flatten (s: string): string {
+  return Number.isNaN(Number(s)) ? s : s
+}
+
 // Zero padding of the sub-millisecond part by its digit count.
 const PAD = ['000000', '00000', '0000', '000', '00', '0', '']
 // Consecutive spans mostly end within the same millisecond: its digits are reused.
@@ -74,7 +81,7 @@ const MAX_CACHED_KEYS = 1024
 function encodeAttribute (key: string, value: AttributeValue): string {
   let entry = keyCache.get(key)
   if (entry === undefined) {
-    entry = { prefix: '{"key":' + q(key) + ',"value":', value: undefined, encoded: '' }
+    entry = { prefix: flatten('{"key":' + q(key) + ',"value":'), value: undefined, encoded: '' }
     if (keyCache.size < MAX_CACHED_KEYS) keyCache.set(key, entry)
   } else if (entry.value === value) {
     return entry.encoded
@@ -82,7 +89,7 @@ function encodeAttribute (key: string, value: AttributeValue): string {
   const encoded = entry.prefix + encodeValue(value) + '}'
   if (typeof value !== 'object') {
     entry.value = value
-    entry.encoded = encoded
+    entry.encoded = flatten(encoded)
   }
   return encoded
 }
@@ -107,7 +114,7 @@ const resultAttr = new Map<string, string>()
 function cachedAttr (cache: Map<string, string>, key: string, value: string): string {
   let encoded = cache.get(value)
   if (encoded === undefined) {
-    encoded = '{"key":"' + key + '","value":{"stringValue":' + q(value) + '}}'
+    encoded = flatten('{"key":"' + key + '","value":{"stringValue":' + q(value) + '}}')
     if (cache.size < 256) cache.set(value, encoded)
   }
   return encoded
