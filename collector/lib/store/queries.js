@@ -1,18 +1,19 @@
 // @ts-check
 // Read-side queries over the store: services, transaction statistics and percentiles, time
-// series, trace waterfalls, error groups and releases. Aggregation of percentiles is done here in
-// JS over the durations SQLite returns (sorted), which is exact and fast enough for one machine.
+// series, trace waterfalls, error groups and releases. Percentiles are computed here in JS over the
+// durations SQLite returns (from covering indexes), which is exact and fast enough for one machine.
 'use strict'
 
-/** @param {number[]} sorted ascending @param {number} p 0..100 */
+/** @param {ArrayLike<number>} sorted ascending @param {number} p 0..100 */
 function percentile (sorted, p) {
   if (!sorted.length) return 0
   const rank = Math.ceil((p / 100) * sorted.length) - 1
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]
 }
 
-/** @param {number[]} sorted */
-function stats (sorted) {
+/** @param {number[]} durations in any order */
+function stats (durations) {
+  const sorted = Float64Array.from(durations).sort()
   let sum = 0
   for (const d of sorted) sum += d
   return {
@@ -68,8 +69,8 @@ function createQueries (db) {
   /** @param {string} service @param {number} fromUs @param {number} toUs @param {string} [name] */
   function durations (service, fromUs, toUs, name) {
     const rows = name === undefined
-      ? q('SELECT duration_us AS d, failed AS f FROM spans WHERE service = ? AND tx_type IS NOT NULL AND start_us >= ? AND start_us < ? ORDER BY duration_us').all(service, fromUs, toUs)
-      : q('SELECT duration_us AS d, failed AS f FROM spans WHERE service = ? AND name = ? AND tx_type IS NOT NULL AND start_us >= ? AND start_us < ? ORDER BY duration_us').all(service, name, fromUs, toUs)
+      ? q('SELECT duration_us AS d, failed AS f FROM spans WHERE service = ? AND tx_type IS NOT NULL AND start_us >= ? AND start_us < ?').all(service, fromUs, toUs)
+      : q('SELECT duration_us AS d, failed AS f FROM spans WHERE service = ? AND name = ? AND tx_type IS NOT NULL AND start_us >= ? AND start_us < ?').all(service, name, fromUs, toUs)
     return /** @type {{ d: number, f: number }[]} */ (rows)
   }
 
@@ -85,7 +86,7 @@ function createQueries (db) {
   function transactions (service, fromUs, toUs, type) {
     const rows = /** @type {{ name: string, type: string, d: number, f: number }[]} */ (
       q(`SELECT name, tx_type AS type, duration_us AS d, failed AS f FROM spans WHERE service = ? AND tx_type IS NOT NULL
-        AND start_us >= ? AND start_us < ? ${type ? 'AND tx_type = ?' : ''} ORDER BY duration_us`)
+        AND start_us >= ? AND start_us < ? ${type ? 'AND tx_type = ?' : ''}`)
         .all(...[service, fromUs, toUs, ...(type ? [type] : [])]))
     /** @type {Map<string, { name: string, type: string, d: number[], failed: number }>} */
     const byName = new Map()
@@ -119,7 +120,7 @@ function createQueries (db) {
     if (filter.name !== undefined) { where += ' AND name = ?'; args.push(/** @type {any} */ (filter.name)) }
     if (filter.type) { where += ' AND tx_type = ?'; args.push(/** @type {any} */ (filter.type)) }
     const rows = /** @type {{ s: number, d: number, f: number }[]} */ (q(`SELECT start_us AS s, duration_us AS d, failed AS f FROM spans
-      WHERE service = ? AND tx_type IS NOT NULL AND start_us >= ? AND start_us < ?${where} ORDER BY duration_us`).all(...args))
+      WHERE service = ? AND tx_type IS NOT NULL AND start_us >= ? AND start_us < ?${where}`).all(...args))
     const n = Math.max(1, Math.ceil((toUs - start) / width))
     /** @type {{ d: number[], f: number }[]} */
     const buckets = Array.from({ length: n }, () => ({ d: [], f: 0 }))
