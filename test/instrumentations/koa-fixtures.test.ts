@@ -31,13 +31,15 @@ for (const { label, file, nodeArgs } of FIXTURES) {
   })
 }
 
-for (const { label, file, nodeArgs } of FIXTURES) {
-  t.test(`${label}: app.use(agent.middleware.koa()) with koa auto-instrumentation disabled`, async (t) => {
+// Half of them with http disabled too: the middleware then starts and ends each request's transaction itself.
+for (const [i, { label, file, nodeArgs }] of FIXTURES.entries()) {
+  const disabled = i % 2 === 0 ? 'koa' : 'koa,http'
+  t.test(`${label}: app.use(agent.middleware.koa()) with ${disabled} auto-instrumentation disabled`, async (t) => {
     const receiver = await startReceiver()
     t.teardown(() => receiver.close())
     const { child, port } = await startServerFixture(file, {
       nodeArgs,
-      env: { APM_SERVER_URL: receiver.url, APM_FLUSH_INTERVAL_MS: '50', APM_LOG_LEVEL: 'warn', NODE_ENV: 'test', APM_TEST_EXPLICIT: '1', APM_DISABLE_INSTRUMENTATIONS: 'koa' }
+      env: { APM_SERVER_URL: receiver.url, APM_FLUSH_INTERVAL_MS: '50', APM_LOG_LEVEL: 'warn', NODE_ENV: 'test', APM_TEST_EXPLICIT: '1', APM_DISABLE_INSTRUMENTATIONS: disabled }
     })
     t.teardown(() => { child.kill() })
     explicitScenarios(t, receiver, port, { route: ['/shop/items/abc', 'GET /shop/items/:itemId'], error: '/err/async' })
