@@ -13,7 +13,7 @@ const TYPE_NAMES = Object.fromEntries(Object.entries(TYPES).map(([k, v]) => [v, 
 
 /**
  * @typedef {{ segment: number, offset: number }} Checkpoint
- * @typedef {{ type: string, payload: Buffer }} SpoolRecord
+ * @typedef {{ type: string, payload: Buffer, end: Checkpoint }} SpoolRecord  end: the checkpoint just after it
  * Reads up to maxBytes of whole records after `from`.
  * @param {string} dir @param {Checkpoint} from @param {number} maxBytes
  * @returns {{ records: SpoolRecord[], next: Checkpoint, finished: number[] }} finished: closed segments fully read
@@ -48,8 +48,8 @@ function readFrom (dir, from, maxBytes) {
         const payload = Buffer.allocUnsafe(len)
         fs.readSync(fd, payload, 0, len, off + HEADER_BYTES)
         if (zlib.crc32(payload) !== header.readUInt32BE(6)) { atEnd = true; break }
-        records.push({ type: TYPE_NAMES[header[1]], payload })
         off += HEADER_BYTES + len
+        records.push({ type: TYPE_NAMES[header[1]], payload, end: { segment: n, offset: off } })
         bytes += HEADER_BYTES + len
       }
       cp = { segment: n, offset: off }

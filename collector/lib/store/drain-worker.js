@@ -41,6 +41,30 @@ function checkpoint () {
   return row ?? { segment: 0, offset: 0 }
 }
 
+/**
+ * Errors worth retrying (the store is busy, full or briefly unreachable); anything else is a record
+ * that can never be stored (a bug), which must not block the spool behind it.
+ * @param {unknown} err
+ */
+function transient (err) {
+  const code = String(/** @type {any} */ (err)?.code ?? '')
+  return /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|PROTOCOL|NOMEM)/.test(code)
+}
+
+/** @param {import('../spool-reader.js').SpoolRecord} r @param {{ spans: number, logs: number, metrics: number }} stored @param {number} nowUs */
+function ingestRecord (r, stored, nowUs) {
+  const batch = JSON.parse(r.payload.toString('utf8'))
+  if (r.type === 'spans') stored.spans += ingest.spans(batch)
+  else if (r.type === 'logs') stored.logs += ingest.logs(batch)
+  else stored.metrics += ingest.metrics(batch, nowUs)
+}
+
+/** @param {import('../spool-reader.js').Checkpoint} cp */
+function saveCheckpoint (cp) {
+  db.prepare('INSERT INTO spool_checkpoint (id, segment, offset) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET segment = excluded.segment, offset = excluded.offset')
+    .run(cp.segment, cp.offset)
+}
+
 /** Returns true when it stored something (or moved past finished segments). */
 function step () {
   const from = checkpoint()
@@ -48,17 +72,31 @@ function step () {
   const moved = next.segment !== from.segment || next.offset !== from.offset
   if (!moved) return false
   const nowUs = Date.now() * 1000
-  const stored = { spans: 0, logs: 0, metrics: 0, records: records.length }
-  db.transaction(() => {
+  const stored = { spans: 0, logs: 0, metrics: 0, records: records.length, deadLetters: 0 }
+  try {
+    db.transaction(() => {
+      for (const r of records) ingestRecord(r, stored, nowUs)
+      saveCheckpoint(next)
+    })()
+  } catch (err) {
+    if (transient(err)) throw err
+    // One record cannot be stored: go one by one, set the bad ones aside in dead-letter/ and move on.
+    Object.assign(stored, { spans: 0, logs: 0, metrics: 0 })
     for (const r of records) {
-      const batch = JSON.parse(r.payload.toString('utf8'))
-      if (r.type === 'spans') stored.spans += ingest.spans(batch)
-      else if (r.type === 'logs') stored.logs += ingest.logs(batch)
-      else stored.metrics += ingest.metrics(batch, nowUs)
+      try {
+        db.transaction(() => { ingestRecord(r, stored, nowUs); saveCheckpoint(r.end) })()
+      } catch (e) {
+        if (transient(e)) throw e
+        const dir = path.join(path.dirname(cfg.spoolDir), 'dead-letter')
+        fs.mkdirSync(dir, { recursive: true })
+        fs.writeFileSync(path.join(dir, `${segmentName(r.end.segment)}-${r.end.offset}.${r.type}.json`), r.payload)
+        saveCheckpoint(r.end)
+        stored.deadLetters++
+        port.postMessage({ type: 'error', message: `a spool record could not be stored and was moved to ${dir}: ${/** @type {Error} */ (e).message}` })
+      }
     }
-    db.prepare('INSERT INTO spool_checkpoint (id, segment, offset) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET segment = excluded.segment, offset = excluded.offset')
-      .run(next.segment, next.offset)
-  })()
+    saveCheckpoint(next)
+  }
   for (const n of finished) {
     if (n < next.segment) fs.rmSync(path.join(cfg.spoolDir, segmentName(n)), { force: true })
   }
