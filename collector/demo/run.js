@@ -1,7 +1,8 @@
 // `npm run demo`: starts the collector, a throw-away PostgreSQL (when its binaries are installed) and the
 // demo Express app instrumented by apm, drives traffic for a while (normal routes, errors, a slow endpoint,
 // a release upgrade halfway), then prints the dashboard URL and the terminal report. Ctrl-C stops all of it.
-// Flags: --once (stop after the report; also APM_DEMO_ONCE=1 or CI=true), --seconds N, --port N, --data DIR.
+// Flags: --once (stop after the report; also APM_DEMO_ONCE=1 or CI=true), --seconds N, --port N, --data DIR;
+// APM_DEMO_NO_DB=1 skips PostgreSQL even when it is installed.
 'use strict'
 
 const { spawn, spawnSync } = require('node:child_process')
@@ -167,10 +168,11 @@ async function main () {
   const { child: collector, match } = await startChild('collector', process.execPath, [BIN, '--port', String(port), '--data', DATA], {}, /listening on (http:\/\/\S+)/)
   cleanups.push(() => stopChild(collector))
   const collectorUrl = match[1]
-  log(`collector on ${collectorUrl} (data in ${path.relative(process.cwd(), DATA) || DATA})`)
+  const shown = path.relative(process.cwd(), DATA)
+  log(`collector on ${collectorUrl} (data in ${shown && !shown.startsWith('..') ? shown : DATA})`)
 
   let dbEnv = {}
-  const bin = postgresBin()
+  const bin = process.env.APM_DEMO_NO_DB === '1' ? null : postgresBin()
   let pgOk = false
   if (bin) {
     try {
@@ -181,7 +183,7 @@ async function main () {
       log(`could not start PostgreSQL (${err.message.split('\n')[0]}); running without the database`)
     }
   } else {
-    log('PostgreSQL binaries not found (/usr/lib/postgresql/*/bin): running the demo app in memory, without the database routes')
+    log(`${process.env.APM_DEMO_NO_DB === '1' ? 'APM_DEMO_NO_DB=1' : 'PostgreSQL binaries not found (/usr/lib/postgresql/*/bin)'}: the demo app keeps its data in memory, so there are no database spans`)
   }
   if (pgOk) try { require.resolve('pg', { paths: [__dirname] }) } catch { log('pg is not installed; running without the database'); dbEnv = {} }
 

@@ -24,7 +24,7 @@ t.test('the demo runs the instrumented app against the collector and prints the 
   child.stderr.on('data', (d) => { out += d })
   const code = await new Promise((resolve) => child.on('exit', resolve))
   t.equal(code, 0, out)
-  t.match(out, /\[demo\] (throw-away PostgreSQL from \S+|PostgreSQL binaries not found.*without the database routes)/)
+  t.match(out, /\[demo\] (throw-away PostgreSQL from \S+|PostgreSQL binaries not found.*: the demo app keeps its data in memory)/)
   t.match(out, /== demo-shop \(demo\) — last 15m: \d+ transactions/)
   t.match(out, /GET \/slow\s+\d+/)
   t.match(out, /Top error groups/)
