@@ -5,7 +5,7 @@ import { culprit, groupingKey } from './errors/grouping'
 import { enrichFrames } from './errors/source'
 import { formatFrame, type StackFrame } from './errors/stack'
 import type { LogRecordInput } from './export/otlp'
-import type { AttributeValue, Span } from './trace/span'
+import { SpanKind, type AttributeValue, type Span } from './trace/span'
 
 const SEVERITY_ERROR = 17
 const MAX_FRAMES_JSON = 16 * 1024
@@ -31,7 +31,9 @@ export function reportError (value: unknown, handled: boolean, labels: Record<st
   const span = link.span
   if (span !== undefined && !span.ended) {
     span.addEvent('exception', { 'exception.type': event.type, 'exception.message': event.message, 'exception.escaped': !handled })
-    span.setError(event.message)
+    // A server transaction's status follows the response it sent (an error answered with 422 is not a failure of
+    // the server); every other span is marked failed by the error raised under it.
+    if (span.kind !== SpanKind.SERVER) span.setError(event.message)
   }
   const context = span === undefined
     ? undefined

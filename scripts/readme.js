@@ -7,7 +7,7 @@ const { join } = require('node:path')
 
 const root = join(__dirname, '..')
 const { OPTIONS, envName } = require(join(root, 'dist/lib/config.js'))
-const { instrumentations } = require(join(root, 'dist/instrumentations/index.js'))
+const { versionsTable } = require('./supported-versions')
 
 function show (value) {
   if (value === undefined) return '—'
@@ -21,16 +21,6 @@ function configTable () {
   for (const [key, spec] of Object.entries(OPTIONS)) {
     const env = ['`' + envName(key) + '`', ...(spec.aliases ?? []).map((a) => '`' + a + '`')].join(', ')
     rows.push(`| \`${key}\` | ${env} | ${show(spec.default)} | ${spec.doc} |`)
-  }
-  return rows.join('\n')
-}
-
-function versionsTable () {
-  const rows = ['| instrumentation | module | versions |', '|---|---|---|']
-  for (const inst of instrumentations) {
-    for (const target of inst.targets) {
-      rows.push(`| \`${inst.id}\` | \`${target.module}\` | ${target.versions === '*' ? 'bundled with Node.js' : '`' + target.versions + '`'} |`)
-    }
   }
   return rows.join('\n')
 }
