@@ -112,6 +112,16 @@ if (!browserAvailable()) {
       t.ok(countColor(await shot('#releases'), '#fee2e2', 4) > 200, 'new error groups are tagged in red')
     })
 
+    await t.test('live mode reloads the page by itself', async (t) => {
+      await page.goto(`${c.url}/services/shop/transactions?range=1h`)
+      await page.click('a.live')
+      await page.waitForURL(/refresh=1/)
+      t.match(await page.locator('a.live').getAttribute('class'), /on/)
+      const reloaded = page.waitForEvent('load', { timeout: 15000 })
+      await reloaded
+      t.pass('reloaded')
+    })
+
     t.same(problems, [], 'no script errors or failed loads in the pages')
 
     await t.test('unknown pages answer 404 with a way back', async (t) => {

@@ -54,6 +54,16 @@ function num (n) {
 
 const RANGES = /** @type {Record<string, number>} */ ({ '15m': 15 * 60e6, '1h': 60 * 60e6, '6h': 6 * 60 * 60e6, '24h': 24 * 60 * 60e6, '7d': 7 * 24 * 60 * 60e6 })
 
+/** A toggle for reloading the page every 10 s (handled by assets/app.js). @param {{ range: string, path: string, query?: Record<string, string> }} page */
+function live (page) {
+  const on = page.query?.refresh === '1'
+  /** @type {Record<string, string>} */
+  const q = { ...(page.query ?? {}), range: page.range }
+  if (on) delete q.refresh
+  else q.refresh = '1'
+  return html`<a class="live${on ? ' on' : ''}" href="${page.path}?${new URLSearchParams(q).toString()}" title="reload every 10 s">live</a>`
+}
+
 /**
  * @param {{ title: string, service?: string, active?: string, range: string, path: string, query?: Record<string, string> }} page
  * @param {Raw} body
@@ -69,7 +79,7 @@ function layout (page, body) {
 <body><header><a class="brand" href="/">apm</a>${s
     ? html`<span class="svc">${s}</span><nav>${tab('transactions', `/services/${encodeURIComponent(s)}/transactions?range=${page.range}`, 'Transactions')}${tab('errors', `/services/${encodeURIComponent(s)}/errors?range=${page.range}`, 'Errors')}${tab('releases', `/services/${encodeURIComponent(s)}/releases?range=${page.range}`, 'Releases')}</nav>`
     : html`<nav>${tab('services', '/', 'Services')}</nav>`}
-<span class="ranges">${raw(Object.keys(RANGES).map((r) => html`<a class="${r === page.range ? 'on' : ''}" href="${page.path + qs(r)}">${r}</a>`).join(''))}</span></header>
+<span class="ranges">${raw(Object.keys(RANGES).map((r) => html`<a class="${r === page.range ? 'on' : ''}" href="${page.path + qs(r)}">${r}</a>`).join(''))}${live(page)}</span></header>
 <main><h1>${esc(page.title)}</h1>
 ${body}</main><script src="/assets/app.js" defer></script></body></html>`
 }
