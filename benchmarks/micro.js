@@ -143,6 +143,44 @@ run(bench('transaction start + 9 http attributes + end', (n, rec) => {
   }
 }, { setup: () => recorder().rec }))
 
+// --- the http server instrumentation around one request (no I/O: real IncomingMessage/ServerResponse objects,
+// 'request' emitted on a patched Server, 'close' emitted on the response) ---
+{
+  const http = require('node:http')
+  const net = require('node:net')
+  const httpInst = require(join(DIST, '..', 'instrumentations', 'http.js')).default
+  const server = new http.Server(() => {})
+  const socket = new net.Socket()
+  function request () {
+    const req = new http.IncomingMessage(socket)
+    req.method = 'GET'
+    req.url = '/users/42?x=1'
+    req.httpVersion = '1.1'
+    req.headers = { host: '127.0.0.1:3000', 'user-agent': 'wrk' }
+    return req
+  }
+  const baseline = bench('http request objects + emit, no agent (subtracted below)', (n) => {
+    for (let i = 0; i < n; i++) {
+      const req = request()
+      const res = new http.ServerResponse(req)
+      server.emit('request', req, res)
+      res.emit('close')
+    }
+  })
+  const { rec } = recorder()
+  httpInst.targets[0].patch(http, { tracer: rec, version: '', basedir: '' })
+  const traced = bench('http request objects + emit, traced', (n) => {
+    for (let i = 0; i < n; i++) {
+      const req = request()
+      const res = new http.ServerResponse(req)
+      server.emit('request', req, res)
+      res.emit('close')
+    }
+  })
+  run({ name: 'http server transaction: instrumentation + recorder + queue (added per request)', median: traced.median - baseline.median, min: traced.min - baseline.min, target: undefined })
+  httpInst.targets[0].unpatch(http)
+}
+
 // --- queue push ---
 run(bench('queue push (exporter.pushSpan)', (n, { exporter, span }) => {
   for (let i = 0; i < n; i++) exporter.pushSpan(span)

@@ -1,7 +1,8 @@
 'use strict'
 // Where does the agent's time go? Runs one scenario app under load with `node --cpu-prof` and prints the
 // heaviest functions (self time) and the share of samples with an apm frame on the stack.
-//   node benchmarks/profile.js [--scenario=hello] [--agent=apm|none|…] [--duration=8] [--top=40] [--file=x.cpuprofile]
+//   node benchmarks/profile.js [--scenario=hello] [--agent=apm|none|…] [--duration=8] [--top=40] [--interval=250]
+//   node benchmarks/profile.js --file=x.cpuprofile [--requests=N]   (summarise a saved profile)
 const { spawn } = require('node:child_process')
 const { mkdtempSync, readdirSync, readFileSync, rmSync } = require('node:fs')
 const os = require('node:os')
@@ -18,7 +19,7 @@ const APPS = { hello: 'hello.js', express: 'express.js', pg: 'express-pg.js', fe
  * frame (from the leaf up) in apm's export path, apm's request path, the app or its dependencies; Node internals
  * and natives below it count for that owner; async_hooks frames are counted apart (the cost of context propagation).
  */
-function summarise (profile, top) {
+function summarise (profile, top, requests) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const parent = new Map()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
@@ -33,7 +34,7 @@ function summarise (profile, top) {
     for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
       const f = byId.get(cur).callFrame
       if (f.url === 'node:async_hooks' || f.url === 'node:internal/async_hooks') hooks = true
-      if (/\/dist\/lib\/export\//.test(f.url)) return 'apm: export (encode, gzip, send)'
+      if (/\/dist\/lib\/export\//.test(f.url) || f.url.includes('/node_modules/undici/')) return 'apm: export (encode, gzip, send)'
       if (/\/dist\/(lib|instrumentations)\//.test(f.url)) return hooks ? 'async_hooks (context propagation)' : 'apm: request path'
       if (f.url.includes('/node_modules/') || f.url.includes('/benchmarks/apps/')) return hooks ? 'async_hooks (context propagation)' : 'app and its dependencies'
     }
@@ -50,10 +51,13 @@ function summarise (profile, top) {
   }
   const busy = total - idle
   const pct = (n) => (100 * n / busy).toFixed(2).padStart(6) + '%'
-  const lines = [`${total} samples (${(100 * idle / total).toFixed(1)}% idle); shares of busy samples by owner:`]
-  for (const [owner, count] of [...owners].sort((a, b) => b[1] - a[1])) lines.push(`${pct(count)}  ${owner}`)
+  // Sampled time per request (µs), when the request count is known: busy samples × mean sampling interval.
+  const usPerSample = (profile.endTime - profile.startTime) / total
+  const perReq = (n) => requests === undefined ? '' : `  ${(n * usPerSample / requests).toFixed(2).padStart(6)} µs/req`
+  const lines = [`${total} samples (${(100 * idle / total).toFixed(1)}% idle)${requests === undefined ? '' : `, ${requests} requests: ${(busy * usPerSample / requests).toFixed(1)} µs/req busy`}; busy samples by owner:`]
+  for (const [owner, count] of [...owners].sort((a, b) => b[1] - a[1])) lines.push(`${pct(count)}${perReq(count)}  ${owner}`)
   lines.push('', 'self time:')
-  for (const [key, count] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`${pct(count)}  ${key}`)
+  for (const [key, count] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`${pct(count)}${perReq(count)}  ${key}`)
   return lines.join('\n')
 }
 
@@ -61,7 +65,8 @@ async function main () {
   const file = option('file')
   const top = Number(option('top', '40'))
   if (file !== undefined) {
-    process.stdout.write(summarise(JSON.parse(readFileSync(file, 'utf8')), top) + '\n')
+    const requests = option('requests')
+    process.stdout.write(summarise(JSON.parse(readFileSync(file, 'utf8')), top, requests === undefined ? undefined : Number(requests)) + '\n')
     return
   }
   const scenario = option('scenario', 'hello')
@@ -71,16 +76,18 @@ async function main () {
   const sink = await startSink()
   const agent = agents(sink.url).find((a) => a.id === agentId)
   const dir = mkdtempSync(join(os.tmpdir(), 'apm-prof-'))
-  const child = spawn('taskset', ['-c', '0', process.execPath, '--cpu-prof', '--cpu-prof-dir', dir, ...agent.nodeArgs, join(__dirname, 'apps', APPS[scenario])], {
+  const child = spawn('taskset', ['-c', '0', process.execPath, '--cpu-prof', '--cpu-prof-interval', option('interval', '250'), '--cpu-prof-dir', dir, ...agent.nodeArgs, join(__dirname, 'apps', APPS[scenario])], {
     env: { ...process.env, ...agent.env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const port = await new Promise((resolve) => {
     child.stdout.on('data', (d) => { const m = /LISTENING (\d+)/.exec(String(d)); if (m) resolve(Number(m[1])) })
   })
-  await new Promise((resolve) => {
-    const wrk = spawn('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${duration}s`, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'inherit', 'inherit'] })
-    wrk.on('exit', resolve)
+  const requests = await new Promise((resolve) => {
+    const wrk = spawn('taskset', ['-c', '1', 'wrk', '-t1', '-c50', `-d${duration}s`, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    wrk.stdout.on('data', (d) => { out += d })
+    wrk.on('exit', () => resolve(Number(/(\d+) requests in/.exec(out)?.[1])))
   })
   await new Promise((resolve) => setTimeout(resolve, 1500))
   // SIGINT lets node write the profile (the default SIGINT exit path does).
@@ -91,7 +98,7 @@ async function main () {
   const keep = join(os.tmpdir(), `apm-${scenario}-${agentId}.cpuprofile`)
   require('node:fs').copyFileSync(join(dir, prof), keep)
   rmSync(dir, { recursive: true, force: true })
-  process.stdout.write(`profile: ${keep}\n` + summarise(JSON.parse(readFileSync(keep, 'utf8')), top) + '\n')
+  process.stdout.write(`profile: ${keep} (--requests=${requests})\n` + summarise(JSON.parse(readFileSync(keep, 'utf8')), top, requests) + '\n')
 }
 
 main().catch((err) => { process.stderr.write(String(err.stack ?? err) + '\n'); process.exit(1) })

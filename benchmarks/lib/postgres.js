@@ -60,25 +60,24 @@ wait $pid
 rm -rf "$2"
 `
 
-/** cpus: taskset CPU list for the server (e.g. '1'), or undefined. */
-async function startPostgres (cpus) {
+/** prefix: command prefix for the server (e.g. ['taskset', '-c', '1']), or []. */
+async function startPostgres (prefix = []) {
   if (process.env.PG_URL) return { url: process.env.PG_URL, stop: async () => {} }
   const bin = findBinDir()
   const asRoot = process.getuid?.() === 0
-  const prefix = asRoot ? ['runuser', '-u', USER, '--'] : []
+  const asUser = asRoot ? ['runuser', '-u', USER, '--'] : []
   const dir = privateDir(asRoot)
-  const [initCmd, ...initArgs] = [...prefix, join(bin, 'initdb'), '-D', join(dir, 'data'), '-U', USER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']
+  const [initCmd, ...initArgs] = [...asUser, join(bin, 'initdb'), '-D', join(dir, 'data'), '-U', USER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions']
   try {
     execFileSync(initCmd, initArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
   } catch (err) {
     rmSync(dir, { recursive: true, force: true })
     throw new Error(`initdb failed: ${String(err.stderr ?? err)}`)
   }
-  const pin = cpus === undefined ? [] : ['taskset', '-c', cpus]
   let lastError = ''
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort()
-    const [cmd, ...rest] = [...pin, ...prefix, 'sh', '-c', SUPERVISOR, 'pg-supervisor', bin, dir, String(port)]
+    const [cmd, ...rest] = [...prefix, ...asUser, 'sh', '-c', SUPERVISOR, 'pg-supervisor', bin, dir, String(port)]
     const child = spawn(cmd, rest, { stdio: ['pipe', 'ignore', 'pipe'] })
     const ready = await waitReady(child)
     if (ready !== true) { lastError = ready; continue }
