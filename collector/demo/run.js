@@ -17,7 +17,7 @@ const BIN = path.join(__dirname, '../bin/apm-collector.js')
 const { values: flags } = parseArgs({ options: { once: { type: 'boolean' }, seconds: { type: 'string' }, port: { type: 'string' }, data: { type: 'string' } } })
 const DATA = path.resolve(flags.data ?? path.join(__dirname, '../apm-data'))
 const once = !!flags.once || process.env.APM_DEMO_ONCE === '1' || process.env.CI === 'true'
-const seconds = Number(flags.seconds ?? process.env.APM_DEMO_SECONDS ?? 24)
+const seconds = Number(flags.seconds ?? process.env.APM_DEMO_SECONDS ?? 30)
 const log = (s) => process.stdout.write(`[demo] ${s}\n`)
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 

@@ -53,13 +53,17 @@ t.test('the per-minute series has average, p95 and throughput per bucket', async
   await o.post(c.url, '/v1/traces', o.traces(spans))
   await c.drained()
   const nowUs = minute * 1000 + 1000
-  const s = c.queries.series('shop', nowUs - 10 * 60e6, nowUs)
+  const s = c.queries.series('shop', nowUs - 60 * 60e6, nowUs)
   t.equal(s.bucketUs, 60e6)
   const two = s.points.find((p) => p.tUs === (minute - 120_000) * 1000)
   const one = s.points.find((p) => p.tUs === (minute - 60_000) * 1000)
   t.match(two, { count: 20, throughputPerMin: 20, avgUs: 19500, p95Us: 28000 })
   t.match(one, { count: 5, avgUs: 100000, p95Us: 100000 })
   t.equal(s.points.reduce((n, p) => n + p.count, 0), 25)
+  const short = c.queries.series('shop', nowUs - 15 * 60e6, nowUs)
+  t.equal(short.bucketUs, 15e6, '15-second points in the 15-minute view')
+  t.match(short.points.find((p) => p.tUs === (minute - 120_000) * 1000), { count: 20, throughputPerMin: 80 })
+  t.equal(short.points.reduce((n, p) => n + p.count, 0), 25)
 })
 
 t.test('a trace waterfall lists all spans in tree order with their depth', async (t) => {

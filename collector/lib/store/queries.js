@@ -26,10 +26,14 @@ function stats (durations) {
   }
 }
 
-/** Bucket width for a range: one minute up to 2 hours, then wider so charts keep ~120 points. */
-/** @param {number} fromUs @param {number} toUs */
+/**
+ * Bucket width for a range: one minute up to 2 hours, then wider so charts keep ~120 points;
+ * 15 seconds for ranges of 15 minutes or less, so a few minutes of traffic still draw a line.
+ * @param {number} fromUs @param {number} toUs
+ */
 function bucketUs (fromUs, toUs) {
   const minute = 60e6
+  if (toUs - fromUs <= 15 * minute) return 15e6
   return Math.max(minute, Math.ceil((toUs - fromUs) / 120 / minute) * minute)
 }
 
