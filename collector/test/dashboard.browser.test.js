@@ -70,6 +70,10 @@ if (!browserAvailable()) {
       const tx = await page.locator('.wf-bar').nth(0).boundingBox()
       const http = await page.locator('.wf-bar').nth(2).boundingBox()
       t.ok(tx && http && http.x > tx.x + tx.width * 0.35 && http.x + http.width < tx.x + tx.width * 0.5, 'the outgoing call sits at 40-47.5 % of the trace')
+      await page.click('.wf-label >> text=GET api.example.com')
+      const details = page.locator('.span-details details:target')
+      t.equal(await details.getAttribute('open'), '', 'the linked span details open')
+      t.match(await details.innerText(), /url\.full\s+https:\/\/api\.example\.com\/rates/, 'clicking a span shows its attributes')
     })
 
     await t.test('a failed trace shows a red bar and links its error', async (t) => {

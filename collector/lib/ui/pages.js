@@ -100,16 +100,19 @@ function tracePage (q, v, traceId) {
     const width = Math.max(0.3, (s.durationUs / span) * 100)
     const color = s.failed || s.statusCode === 2 ? 'failed' : s.txType ? 'tx' : 'span'
     const detail = [s.attributes['db.query.text'], s.attributes['url.full'], s.attributes['server.address']].filter(Boolean).join(' · ')
-    return html`<div class="wf-row"><div class="wf-label" style="padding-left:${s.depth * 14 + 4}px" title="${detail}"><span class="kind k${s.kind}"></span>${s.txType ? html`<a href="${txHref(s.service, s.name, v.range)}">${s.name}</a>` : s.name}${s.service !== root.service ? html` <small>${s.service}</small>` : ''}</div><div class="wf-track"><div class="wf-bar ${color}" style="left:${left.toFixed(3)}%;width:${width.toFixed(3)}%" title="${s.name}: ${ms(s.durationUs)}"></div>${left + width > 85
+    return html`<div class="wf-row"><div class="wf-label" style="padding-left:${s.depth * 14 + 4}px" title="${detail}"><span class="kind k${s.kind}"></span>${s.txType ? html`<a href="${txHref(s.service, s.name, v.range)}">${s.name}</a>` : html`<a class="plain" href="#span-${s.spanId}">${s.name}</a>`}${s.service !== root.service ? html` <small>${s.service}</small>` : ''}</div><div class="wf-track"><div class="wf-bar ${color}" style="left:${left.toFixed(3)}%;width:${width.toFixed(3)}%" title="${s.name}: ${ms(s.durationUs)}"></div>${left + width > 85
       ? html`<span class="wf-dur in" style="right:${(100 - left - width).toFixed(3)}%">${ms(s.durationUs)}</span>`
       : html`<span class="wf-dur" style="left:${(left + width).toFixed(3)}%">${ms(s.durationUs)}</span>`}</div></div>`
   })
   const axis = html`<div class="wf-row wf-axis"><div class="wf-label"></div><div class="wf-track">${[0, 0.25, 0.5, 0.75, 1].map((f) => html`<span style="left:${f * 100}%"${f === 1 ? raw(' class="end"') : ''}>${ms(t.durationUs * f)}</span>`)}</div></div>`
+  const KINDS = ['unspecified', 'internal', 'server', 'client', 'producer', 'consumer']
+  const details = t.spans.map((s) => html`<details id="span-${s.spanId}"><summary><b>${s.name}</b> · ${ms(s.durationUs)} · ${KINDS[s.kind] ?? s.kind}${s.statusCode === 2 ? html` · <span class="bad">error${s.statusMessage ? `: ${s.statusMessage}` : ''}</span>` : ''}</summary>
+<table class="attrs"><tr><th>span id</th><td class="mono">${s.spanId}</td></tr><tr><th>service</th><td>${s.service} ${s.release}</td></tr>${Object.entries(s.attributes).map(([k, val]) => html`<tr><th>${k}</th><td class="mono">${typeof val === 'string' ? val : JSON.stringify(val)}</td></tr>`)}${(/** @type {any[]} */ (s.events)).map((e) => html`<tr><th>event</th><td>${e.name}${e.attributes['exception.message'] ? `: ${e.attributes['exception.message']}` : ''}</td></tr>`)}</table></details>`)
   const errors = t.errors.length
     ? html`<h2>Errors in this trace</h2><ul>${(/** @type {any[]} */ (t.errors)).map((e) => html`<li><a href="${errHref(e.service, e.groupingKey, v.range)}">${e.type}: ${e.message}</a></li>`)}</ul>`
     : raw('')
   return layout({ title: `Trace ${root.name}`, service: root.service, active: 'transactions', ...v },
-    html`<p class="mono">${t.traceId} · ${t.spans.length} spans · ${ms(t.durationUs)} · ${time(t.startUs)}</p><div class="waterfall" id="waterfall">${axis}${rows}</div>${errors}`)
+    html`<p class="mono">${t.traceId} · ${t.spans.length} spans · ${ms(t.durationUs)} · ${time(t.startUs)}</p><div class="waterfall" id="waterfall">${axis}${rows}</div>${errors}<h2>Span details</h2><div class="span-details">${details}</div>`)
 }
 
 /** @param {Queries} q @param {View} v @param {string} service */
