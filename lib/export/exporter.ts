@@ -1,7 +1,7 @@
 // The export pipeline: bounded queues → batches (encode + gzip off the request path) → one request in flight → retry.
 import { gzip, gzipSync } from 'node:zlib'
 import type { Logger } from '../logger'
-import type { Span } from '../trace/span'
+import type { AttributeValue, Span } from '../trace/span'
 import { encodeLogRecord, encodeLogs, encodeSpan, encodeTraces, type LogRecordInput, type Scope } from './otlp'
 import { emptyStats, type AgentStats, type DropReason } from './stats'
 import type { SyncRequest } from './sync-send'
@@ -29,6 +29,11 @@ const MAX_RETRY_AFTER_MS = 60_000
 const BACKOFF_BASE_MS = 500
 // Events encoded per turn of the event loop (~1 ms of work for typical spans).
 const ENCODE_SLICE = 64
+// The queues are bounded in size as well as in count: at most this many characters of event text per queue slot
+// on average (the default attribute value limit), so a queue of maximal events cannot take gigabytes.
+const CHARS_PER_SLOT = 8192
+// Fixed cost of an event besides its text: ids, times, kind, status, the objects holding them.
+const EVENT_OVERHEAD_CHARS = 256
 
 /**
  * Retry delay after `attempt` failures: exponential from 500 ms, capped, with "equal jitter"
@@ -59,6 +64,11 @@ export class Exporter {
   readonly #stats: AgentStats = emptyStats()
   #spans: Span[] = []
   #logs: LogRecordInput[] = []
+  // Estimated characters held by each queue, and their budgets.
+  #spanChars = 0
+  #logChars = 0
+  readonly #maxSpanChars: number
+  readonly #maxLogChars: number
   #timer: NodeJS.Timeout | undefined
   #immediate: NodeJS.Immediate | undefined
   #running = false
@@ -79,6 +89,8 @@ export class Exporter {
     this.#scope = scope
     // Errors have their own, smaller queue: a flood of spans never pushes an error out.
     this.#maxLogQueue = Math.max(16, Math.min(1024, Math.ceil(options.maxQueueSize / 4)))
+    this.#maxSpanChars = options.maxQueueSize * CHARS_PER_SLOT
+    this.#maxLogChars = this.#maxLogQueue * CHARS_PER_SLOT
   }
 
   stats (): AgentStats {
@@ -93,6 +105,12 @@ export class Exporter {
       this.#drop(this.#closed ? 'shutdown' : 'queue_full', 1)
       return
     }
+    const chars = spanChars(span)
+    if (this.#spanChars + chars > this.#maxSpanChars && this.#spans.length > 0) {
+      this.#drop('queue_full', 1)
+      return
+    }
+    this.#spanChars += chars
     this.#spans.push(span)
     this.#schedule(this.#spans.length >= this.#options.maxBatchSize)
   }
@@ -103,6 +121,12 @@ export class Exporter {
       this.#drop(this.#closed ? 'shutdown' : 'queue_full', 1)
       return
     }
+    const chars = logChars(record)
+    if (this.#logChars + chars > this.#maxLogChars && this.#logs.length > 0) {
+      this.#drop('queue_full', 1)
+      return
+    }
+    this.#logChars += chars
     this.#logs.push(record)
     this.#schedule(true)
   }
@@ -159,6 +183,7 @@ export class Exporter {
     const left = this.#spans.length + this.#logs.length + (this.#pending?.count ?? 0)
     this.#spans = []
     this.#logs = []
+    this.#spanChars = this.#logChars = 0
     this.#pending = undefined
     if (left > 0) this.#drop('shutdown', left)
     await this.#transport.close()
@@ -182,6 +207,7 @@ export class Exporter {
       const parts = this.#encodeAll(this.#spans.splice(0, max), encodeSpan, limit, this.#spans)
       if (parts.length > 0) out.push({ path: '/v1/traces', body: gzipSync(encodeTraces(this.#resource, this.#scope, parts), { level: 1 }) })
     }
+    this.#spanChars = this.#logChars = 0
     return out
   }
 
@@ -190,7 +216,7 @@ export class Exporter {
     s.dropped += count
     s.droppedByReason[reason] += count
     if (reason === 'queue_full') {
-      this.#log.limited('warn', 'queue_full', `export queue full (maxQueueSize ${this.#options.maxQueueSize}): dropping new events; ${s.droppedByReason.queue_full} dropped so far`)
+      this.#log.limited('warn', 'queue_full', `export queue full (maxQueueSize ${this.#options.maxQueueSize} events, or their size): dropping new events; ${s.droppedByReason.queue_full} dropped so far`)
     }
   }
 
@@ -267,13 +293,22 @@ export class Exporter {
       let parts: string[]
       if (this.#logs.length > 0) {
         path = '/v1/logs'
-        parts = await this.#encodeSliced(this.#logs.splice(0, max), encodeLogRecord, (rest) => { this.#logs = rest.concat(this.#logs) })
+        const records = this.#logs.splice(0, max)
+        this.#logChars = this.#logs.length === 0 ? 0 : Math.max(0, this.#logChars - sumChars(records, logChars))
+        parts = await this.#encodeSliced(records, encodeLogRecord, (rest) => {
+          this.#logs = rest.concat(this.#logs)
+          this.#logChars += sumChars(rest, logChars)
+        })
       } else if (this.#spans.length > 0) {
         path = '/v1/traces'
         let spans = this.#spans
         if (spans.length <= max) this.#spans = []
         else spans = spans.splice(0, max)
-        parts = await this.#encodeSliced(spans, encodeSpan, (rest) => { this.#spans = rest.concat(this.#spans) })
+        this.#spanChars = this.#spans.length === 0 ? 0 : Math.max(0, this.#spanChars - sumChars(spans, spanChars))
+        parts = await this.#encodeSliced(spans, encodeSpan, (rest) => {
+          this.#spans = rest.concat(this.#spans)
+          this.#spanChars += sumChars(rest, spanChars)
+        })
       } else {
         return undefined
       }
@@ -431,4 +466,34 @@ export class Exporter {
     this.#stats.delivered += batch.count - rejected
     if (rejected > 0) this.#drop('rejected', rejected)
   }
+}
+
+// Estimated size of an event in characters: the text it holds (names, attribute keys and values, event texts).
+function attributeChars (attributes: Record<string, AttributeValue>): number {
+  let n = 0
+  for (const key in attributes) {
+    const value = attributes[key]
+    n += key.length
+    if (typeof value === 'string') n += value.length
+    else if (Array.isArray(value)) for (let i = 0; i < value.length; i++) n += typeof value[i] === 'string' ? (value[i] as string).length : 8
+    else n += 8
+  }
+  return n
+}
+
+function spanChars (span: Span): number {
+  let n = EVENT_OVERHEAD_CHARS + span.name.length + attributeChars(span.attributes) + (span.statusMessage?.length ?? 0)
+  const events = span.events
+  if (events !== null) for (let i = 0; i < events.length; i++) n += events[i]!.name.length + attributeChars(events[i]!.attributes)
+  return n
+}
+
+function logChars (record: LogRecordInput): number {
+  return EVENT_OVERHEAD_CHARS + record.body.length + attributeChars(record.attributes)
+}
+
+function sumChars<T> (items: T[], size: (item: T) => number): number {
+  let n = 0
+  for (let i = 0; i < items.length; i++) n += size(items[i]!)
+  return n
 }

@@ -58,3 +58,19 @@ t.test('encoding and compressing a full batch adds little event-loop delay', asy
   t.ok(sorted[0]! < 25, `best round ${sorted[0]!.toFixed(1)} ms`)
   t.ok(median < 100, `median max delay ${median.toFixed(1)} ms`)
 })
+
+t.test('large events cannot fill memory: the queue is bounded in size as well as in count', async (t) => {
+  const collector = await startCollector('silent') // nothing ever drains
+  t.teardown(() => collector.stop())
+  const app = await startApp({ APM_SERVER_URL: collector.url, APM_REQUEST_TIMEOUT_MS: '60000' }, ['--expose-gc'])
+  t.teardown(() => app.child.kill('SIGKILL'))
+  const base = await app.send('gc')
+  // 600 transactions of 16 attributes × 8,000 characters: ~77 MB of attribute text, far below maxQueueSize in count.
+  for (let i = 0; i < 6; i++) await app.send('spans', { n: 100, attributes: 16, valueLength: 8000 })
+  const r = await app.send('gc')
+  const growth = r.memory.heapUsed - base.memory.heapUsed
+  t.ok(balanced(r.stats), 'the books balance')
+  t.ok(r.stats.droppedByReason.queue_full > 0, `${r.stats.droppedByReason.queue_full} of 600 dropped as queue_full once the queue held ${r.stats.queued + r.stats.inFlight} large events`)
+  t.ok(growth < 48 * 1024 * 1024, `heap after GC grew ${(growth / 1048576).toFixed(1)} MB (bound: maxQueueSize × 8 KiB characters)`)
+  t.comment(`large events: heap +${(growth / 1048576).toFixed(1)} MB, ${r.stats.queued} queued, ${r.stats.inFlight} in flight, ${r.stats.dropped} dropped`)
+})
