@@ -165,3 +165,32 @@ t.test('200 with partialSuccess: not retried, the rejected count recorded', asyn
   t.equal(r.stats.retries, 0)
   t.match(app.stderr(), /receiver rejected 2 of 5 events: 2 spans too old/)
 })
+
+t.test('redirects are not followed (the token never goes elsewhere): the batch is dropped as http_status', async (t) => {
+  const other = await startCollector()
+  t.teardown(() => other.stop())
+  const { collector, app } = await setup(t, { APM_SECRET_TOKEN: 'redirect-token' })
+  let n = 0
+  for (const status of [301, 302, 307, 308]) {
+    collector.respond(() => ({ status, headers: { location: `${other.url}/v1/traces` } }))
+    await app.send('spans', { n: 1 })
+    n++
+    await until(app, (r) => r.stats.droppedByReason.http_status === n, 5000)
+  }
+  await sleep(100)
+  t.equal(other.exchanges.length, 0, 'nothing reached the redirect target')
+  t.equal(collector.exchanges.length, 4, 'one request per batch, no retry')
+  t.equal((await app.send('stats')).stats.droppedByReason.http_status, 4)
+})
+
+t.test('a collector answering with a huge body: at most 64 KiB of it is read', async (t) => {
+  const { collector, app } = await setup(t)
+  const huge = '{"partialSuccess":{},"padding":"' + 'x'.repeat(20 * 1024 * 1024) + '"}'
+  collector.respond(() => ({ status: 200, body: huge }))
+  await app.send('spans', { n: 4 })
+  const r = await until(app, (r) => r.stats.delivered === 4, 10_000)
+  t.equal(r.stats.delivered, 4, 'delivered: the status decides, not the unreadable body')
+  t.ok(r.memory.rss < 200 * 1024 * 1024, `the app's RSS stays at ${(r.memory.rss / 1048576).toFixed(0)} MB`)
+  await app.send('spans', { n: 1 })
+  t.equal((await until(app, (r) => r.stats.delivered === 5, 10_000)).stats.delivered, 5, 'and the next export works')
+})
