@@ -12,6 +12,7 @@ const USAGE = `Usage:
   apm-collector [--port 4318] [--host 127.0.0.1] [--data ./apm-data] [--token <secret>] [--retention-days 7]
                 [--spool-max-mb 512] [--rate-limit 100]
   apm-collector report [--service <name>] [--data ./apm-data] [--range 24h]
+  apm-collector --help | --version
 
 Receives OTLP/HTTP JSON (/v1/traces, /v1/logs, /v1/metrics) from the apm agent or any OTLP exporter,
 stores it in SQLite under --data and serves a dashboard on the same port.
@@ -57,7 +58,8 @@ function parse (argv) {
             'retention-days': { type: 'string' },
             'spool-max-mb': { type: 'string' },
             'rate-limit': { type: 'string' },
-            help: { type: 'boolean', short: 'h' }
+            help: { type: 'boolean', short: 'h' },
+            version: { type: 'boolean', short: 'v' }
           }
     })
     return { command, values: /** @type {Record<string, string | boolean | undefined>} */ (values) }
@@ -85,6 +87,10 @@ async function main (argv, io = {}) {
   const v = parsed.values
   if (v.help) {
     out(USAGE)
+    return 0
+  }
+  if (v.version) {
+    out(require('../package.json').version)
     return 0
   }
   try {

@@ -61,6 +61,8 @@ t.test('bad flags are named, with the usage, and exit code 2', async (t) => {
     t.match(r.stderr, message)
     t.match(r.stderr, /Usage:/)
   }
+  const version = await runCommand(['--version'])
+  t.equal(version.stdout.trim(), require('../package.json').version)
   const help = await runCommand(['--help'])
   t.equal(help.code, 0)
   t.match(help.stdout, /apm-collector report \[--service <name>\]/)
