@@ -1,12 +1,12 @@
 // How each collector answer is handled: which are retried, when, how drops are counted and logged.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { backoffMs } from '../../lib/export/exporter'
 import { startCollector, type Collector } from './collector'
 import { balanced, sleep, startApp, until, type App } from './app'
 
 const MAX_BACKOFF_MS = 1000
 
-async function setup (t: Tap.Test, env: Record<string, string> = {}): Promise<{ collector: Collector, app: App }> {
+async function setup (t: Test, env: Record<string, string> = {}): Promise<{ collector: Collector, app: App }> {
   const collector = await startCollector()
   t.teardown(() => collector.stop())
   const app = await startApp({

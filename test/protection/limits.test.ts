@@ -1,10 +1,10 @@
 // Limits (documented defaults, configurable): attributes per span, value length, spans per transaction, stack frames.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startCollector } from '../faults/collector'
 import { runFixture } from '../helpers/child'
 import { startPostgres } from '../helpers/postgres'
 
-async function run (t: Tap.Test, env: Record<string, string> = {}): Promise<{ spans: any[], logs: any[] }> {
+async function run (t: Test, env: Record<string, string> = {}): Promise<{ spans: any[], logs: any[] }> {
   const collector = await startCollector()
   t.teardown(() => collector.stop())
   const r = await runFixture('fault-limits.js', { env: { APM_SERVER_URL: collector.url, ...env } })

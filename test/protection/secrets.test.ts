@@ -1,6 +1,6 @@
 // Data protection: secrets planted in headers, query strings, URL credentials and PostgreSQL statements, parameters
 // and errors never leave the process — not in any request the collector got, not in the agent's own trace log.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startCollector, type Collector } from '../faults/collector'
 import { runFixture } from '../helpers/child'
 import { startPostgres } from '../helpers/postgres'
@@ -16,7 +16,7 @@ function forms (secrets: Record<string, string>): string[] {
   return [...out]
 }
 
-async function run (t: Tap.Test, env: Record<string, string>): Promise<{ collector: Collector, secrets: Record<string, string>, stderr: string }> {
+async function run (t: Test, env: Record<string, string>): Promise<{ collector: Collector, secrets: Record<string, string>, stderr: string }> {
   const collector = await startCollector()
   t.teardown(() => collector.stop())
   const r = await runFixture('fault-secrets.js', { env: { APM_SERVER_URL: collector.url, APM_LOG_LEVEL: 'trace', ...env } })
@@ -24,7 +24,7 @@ async function run (t: Tap.Test, env: Record<string, string>): Promise<{ collect
   return { collector, secrets: JSON.parse(r.stdout), stderr: r.stderr }
 }
 
-function assertNoLeak (t: Tap.Test, where: string, text: string, secrets: Record<string, string>): void {
+function assertNoLeak (t: Test, where: string, text: string, secrets: Record<string, string>): void {
   const leaked = forms(secrets).filter((s) => text.includes(s))
   t.same(leaked, [], `no planted secret in ${where}`)
 }
@@ -46,7 +46,7 @@ t.test('secrets planted in http, fetch and PostgreSQL traffic never leave the pr
       assertNoLeak(t, 'what the collector received (paths, headers, bodies)', everything, secrets)
       assertNoLeak(t, 'the agent log at level trace', stderr, secrets)
       t.match(stderr, /apm (trace|debug)/, 'the log was verbose')
-      const headerAttributes = everything.match(/"http\.(request|response)\.header\.[a-z-]+"/g) ?? []
+      const headerAttributes: string[] = everything.match(/"http\.(request|response)\.header\.[a-z-]+"/g) ?? []
       if (!captureHeaders) {
         t.same(headerAttributes, [], 'headers are not captured by default')
       } else {
