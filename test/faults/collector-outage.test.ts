@@ -56,6 +56,9 @@ t.test('a collector outage under steady load: app unaffected, memory bounded, no
   t.same(Object.keys(final.stats.droppedByReason).filter((k) => (final.stats.droppedByReason as any)[k] > 0), ['queue_full'], 'drops are all queue_full')
   t.comment(`outage: ${attempts} attempts, RSS +${((maxRss - outageStart.memory.rss) / 1048576).toFixed(1)} MB, ${final.stats.produced} produced, ${final.stats.delivered} delivered, ${final.stats.dropped} dropped`)
 
+  const agentLines = app.stderr().split('\n').filter((l) => l.startsWith('apm '))
+  t.ok(agentLines.length <= 3, `the agent logged ${agentLines.length} lines over the whole outage (rate-limited): ${agentLines.join(' | ')}`)
+
   await app.send('exit')
   const exit = await app.exited
   t.same(exit, { code: 0, signal: null }, 'the app exits cleanly by itself')
