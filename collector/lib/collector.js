@@ -6,10 +6,10 @@
 const fs = require('node:fs')
 const http = require('node:http')
 const path = require('node:path')
-const { Worker } = require('node:worker_threads')
 const { Spool } = require('./spool.js')
 const { openStore } = require('./store/schema.js')
 const { createQueries } = require('./store/queries.js')
+const { superviseStoreWorker } = require('./store/supervisor.js')
 const { createAuth } = require('./intake/auth.js')
 const { RateLimiter } = require('./intake/rate-limit.js')
 const { createIntake, send } = require('./intake/handler.js')
@@ -91,27 +91,19 @@ async function startCollector (options = {}) {
   let lastStoreError = ''
   /** @type {Set<() => void>} */
   const progressWaiters = new Set()
-  const worker = new Worker(path.join(__dirname, 'store/drain-worker.js'), {
-    workerData: { dbFile, spoolDir: spool.dir, retentionDays: o.retentionDays, paused: !o.drain },
-    // Not the parent's flags: loaders or --inspect meant for the app would slow or break the store thread.
-    execArgv: []
-  })
-  worker.unref()
-  /** @type {Promise<void>} */
-  const workerStopped = new Promise((resolve) => {
-    worker.on('message', (msg) => {
-      if (msg.type === 'progress') {
-        spool.consumed(msg.segment, msg.offset)
-        for (const w of progressWaiters) w()
-      } else if (msg.type === 'error' || msg.type === 'fatal') {
-        stats.storeErrors++
-        lastStoreError = msg.message
-      } else if (msg.type === 'stopped') {
-        resolve()
-      }
-    })
-    worker.on('exit', () => resolve())
-    worker.on('error', (err) => { stats.storeErrors++; lastStoreError = String(err.message); resolve() })
+  const store = superviseStoreWorker({
+    dbFile,
+    spoolDir: spool.dir,
+    retentionDays: o.retentionDays,
+    paused: !o.drain,
+    onProgress (segment, offset) {
+      spool.consumed(segment, offset)
+      for (const w of progressWaiters) w()
+    },
+    onError (message) {
+      stats.storeErrors++
+      lastStoreError = message
+    }
   })
 
   const db = openStore(dbFile, { readonly: true })
@@ -123,12 +115,12 @@ async function startCollector (options = {}) {
     spool,
     maxBodyBytes: o.maxBodyBytes,
     bodyTimeoutMs: o.bodyTimeoutMs,
-    onAppended: () => worker.postMessage('wake'),
+    onAppended: () => store.wake(),
     stats
   })
 
   function status () {
-    return { pendingBytes: spool.pendingBytes, spoolMaxBytes: spool.maxBytes, stats, lastStoreError, stored: queries.counts() }
+    return { pendingBytes: spool.pendingBytes, spoolMaxBytes: spool.maxBytes, stats, lastStoreError, storeRestarts: store.restarts, stored: queries.counts() }
   }
 
   const ui = createRoutes({ queries, status })
@@ -180,8 +172,7 @@ async function startCollector (options = {}) {
       server.listen(o.port, o.host, () => { server.off('error', reject); resolve(undefined) })
     })
   } catch (err) {
-    worker.postMessage('stop')
-    await workerStopped
+    await store.stop()
     db.close()
     await spool.close()
     const e = /** @type {NodeJS.ErrnoException} */ (err)
@@ -211,11 +202,11 @@ async function startCollector (options = {}) {
           if (spool.pendingBytes === 0) { clearTimeout(timer); progressWaiters.delete(check); resolve(undefined) }
         }
         progressWaiters.add(check)
-        worker.postMessage('wake')
+        store.wake()
       })
     },
-    pauseDrain () { worker.postMessage('pause') },
-    resumeDrain () { worker.postMessage('resume') },
+    pauseDrain () { store.pause() },
+    resumeDrain () { store.resume() },
     async close () {
       if (closed) return
       closed = true
@@ -225,9 +216,7 @@ async function startCollector (options = {}) {
         setTimeout(() => server.closeAllConnections(), 2000).unref()
       })
       await spool.close()
-      worker.postMessage('stop')
-      await workerStopped
-      await worker.terminate() // already finished by now; makes sure no handle is left behind
+      await store.stop()
       db.close()
     }
   }

@@ -141,4 +141,5 @@ async function main () {
 
 main().catch((err) => {
   port.postMessage({ type: 'fatal', message: String(err && err.stack) })
+  process.exit(1) // ends this thread only; the supervisor starts a new one
 })
