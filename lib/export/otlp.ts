@@ -69,19 +69,22 @@ function encodeValue (value: AttributeValue): string {
 }
 
 export function encodeAttributes (attributes: Record<string, AttributeValue>): string {
-  return '[' + encodeAttributeList(attributes, false) + ']'
+  const list = encodeAttributeList(attributes)
+  return list === '' ? '[]' : '[' + list.slice(1) + ']'
 }
 
 // Attribute keys come from a small vocabulary and their values repeat (method, scheme, host, port, status):
-// per key, the encoded `{"key":…,"value":` prefix and the last primitive value with its whole encoding are kept.
+// per key, the encoded `,{"key":…,"value":` prefix and the last primitive value with its whole encoding are
+// kept (with the leading comma, so a span appends one piece per attribute).
 interface KeyCache { prefix: string, value: AttributeValue | undefined, encoded: string }
 const keyCache = new Map<string, KeyCache>()
 const MAX_CACHED_KEYS = 1024
 
+/** `,{"key":…,"value":{…}}` */
 function encodeAttribute (key: string, value: AttributeValue): string {
   let entry = keyCache.get(key)
   if (entry === undefined) {
-    entry = { prefix: flatten('{"key":' + q(key) + ',"value":'), value: undefined, encoded: '' }
+    entry = { prefix: flatten(',{"key":' + q(key) + ',"value":'), value: undefined, encoded: '' }
     if (keyCache.size < MAX_CACHED_KEYS) keyCache.set(key, entry)
   } else if (entry.value === value) {
     return entry.encoded
@@ -94,15 +97,13 @@ function encodeAttribute (key: string, value: AttributeValue): string {
   return encoded
 }
 
-// The members of an attributes array, comma-separated, without brackets; leadingComma when it follows others.
-function encodeAttributeList (attributes: Record<string, AttributeValue>, leadingComma: boolean): string {
+// The members of an attributes array, each with a leading comma.
+function encodeAttributeList (attributes: Record<string, AttributeValue>): string {
   let out = ''
-  let comma = leadingComma
   for (const key in attributes) {
     const value = attributes[key]
     if (value === undefined || value === null) continue
-    out += comma ? ',' + encodeAttribute(key, value) : encodeAttribute(key, value)
-    comma = true
+    out += encodeAttribute(key, value)
   }
   return out
 }
@@ -111,34 +112,52 @@ function encodeAttributeList (attributes: Record<string, AttributeValue>, leadin
 const typeAttr = new Map<string, string>()
 const spanTypeAttr = new Map<string, string>()
 const resultAttr = new Map<string, string>()
-function cachedAttr (cache: Map<string, string>, key: string, value: string): string {
+function cachedAttr (cache: Map<string, string>, prefix: string, value: string): string {
   let encoded = cache.get(value)
   if (encoded === undefined) {
-    encoded = flatten('{"key":"' + key + '","value":{"stringValue":' + q(value) + '}}')
+    encoded = flatten(prefix + q(value) + '}}')
     if (cache.size < 256) cache.set(value, encoded)
   }
   return encoded
 }
+
+// Constant runs of the span document, by span kind and status code (fewer pieces to concatenate per span).
+const KIND_START: string[] = []
+for (let kind = 0; kind <= 5; kind++) KIND_START.push(',"kind":' + kind + ',"startTimeUnixNano":"')
+const STATUS_END: string[] = []
+for (let code = 0; code <= 2; code++) STATUS_END.push('],"status":{"code":' + code + '}}')
 
 function encodeSpan (span: Span): string {
   let out = '{"traceId":"' + span.traceId + '","spanId":"' + span.id + '"'
   if (span.parentId !== undefined) out += ',"parentSpanId":"' + span.parentId + '"'
   const tx = span.transaction
   if (tx.traceState !== undefined) out += ',"traceState":' + q(tx.traceState)
-  out += ',"name":' + q(span.name) + ',"kind":' + span.kind +
-    ',"startTimeUnixNano":"' + nanos(span.startTime) + '","endTimeUnixNano":"' + nanos(span.endTime) + '","attributes":['
+  out += ',"name":' + q(span.name)
+  out += KIND_START[span.kind] ?? ',"kind":' + span.kind + ',"startTimeUnixNano":"'
+  out += nanos(span.startTime)
+  out += '","endTimeUnixNano":"'
+  out += nanos(span.endTime)
   // Agent-level facts ride as attributes so any OTLP backend keeps them.
   if (tx === span) {
-    out += cachedAttr(typeAttr, 'apm.transaction.type', span.type)
-    if (tx.result !== undefined) out += ',' + cachedAttr(resultAttr, 'apm.transaction.result', tx.result)
+    out += cachedAttr(typeAttr, '","attributes":[{"key":"apm.transaction.type","value":{"stringValue":', span.type)
+    if (tx.result !== undefined) out += cachedAttr(resultAttr, ',{"key":"apm.transaction.result","value":{"stringValue":', tx.result)
     if (tx.droppedSpans > 0) out += ',{"key":"apm.spans.dropped","value":{"intValue":"' + tx.droppedSpans + '"}}'
     if (tx.remoteParent) out += ',{"key":"apm.parent.remote","value":{"boolValue":true}}'
   } else {
-    out += cachedAttr(spanTypeAttr, 'apm.span.type', span.type)
+    out += cachedAttr(spanTypeAttr, '","attributes":[{"key":"apm.span.type","value":{"stringValue":', span.type)
   }
-  out += encodeAttributeList(span.attributes, true) + ']'
-  if (span.droppedAttributes > 0) out += ',"droppedAttributesCount":' + span.droppedAttributes
+  const attributes = span.attributes
+  for (const key in attributes) {
+    const value = attributes[key]
+    if (value === undefined || value === null) continue
+    out += encodeAttribute(key, value)
+  }
   const events = span.events
+  if (span.droppedAttributes === 0 && (events === null || events.length === 0) && span.statusMessage === undefined) {
+    return out + (STATUS_END[span.statusCode] ?? '],"status":{"code":' + span.statusCode + '}}')
+  }
+  out += ']'
+  if (span.droppedAttributes > 0) out += ',"droppedAttributesCount":' + span.droppedAttributes
   if (events !== null && events.length > 0) {
     out += ',"events":['
     for (let i = 0; i < events.length; i++) {
