@@ -18,22 +18,35 @@ const { values: flags } = parseArgs({ options: { once: { type: 'boolean' }, seco
 const DATA = path.resolve(flags.data ?? path.join(__dirname, '../apm-data'))
 const once = !!flags.once || process.env.APM_DEMO_ONCE === '1' || process.env.CI === 'true'
 const seconds = Number(flags.seconds ?? process.env.APM_DEMO_SECONDS ?? 30)
-const log = (s) => process.stdout.write(`[demo] ${s}\n`)
+const log = (s) => { if (process.stdout.writable) process.stdout.write(`[demo] ${s}\n`) }
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Everything we started, stopped in reverse order. */
+/** Everything we started, stopped in reverse order: { graceful (async), sync (for process exit) }. */
 const cleanups = []
 const state = { stopping: false }
 async function shutdown (code) {
   if (state.stopping) return
   state.stopping = true
-  for (const fn of cleanups.reverse()) {
-    try { await fn() } catch (err) { log(`cleanup: ${err.message}`) }
+  while (cleanups.length) {
+    const c = cleanups.pop()
+    try { await c.graceful() } catch (err) { log(`cleanup: ${err.message}`) }
   }
   process.exit(code)
 }
+// Whatever ends this process (a crash, a closed stdout), leave no collector, app or database behind.
+process.on('exit', () => {
+  while (cleanups.length) {
+    try { cleanups.pop().sync() } catch {}
+  }
+})
+process.stdout.on('error', () => shutdown(1)) // e.g. EPIPE when piped into `head`
 process.on('SIGINT', () => { log('stopping…'); shutdown(0) })
 process.on('SIGTERM', () => shutdown(0))
+
+/** @param {import('node:child_process').ChildProcess} child */
+function childCleanup (child) {
+  return { graceful: () => stopChild(child), sync: () => child.kill('SIGKILL') }
+}
 
 function freePort () {
   return new Promise((resolve, reject) => {
@@ -90,7 +103,8 @@ function postgresBin () {
 /** A throw-away cluster on a unix socket in a private temp dir (initdb refuses root: run it as postgres). */
 async function startPostgres (bin) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'apm-demo-pg-'))
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const removeDir = () => fs.rmSync(dir, { recursive: true, force: true })
+  cleanups.push({ graceful: removeDir, sync: removeDir })
   const asRoot = process.getuid && process.getuid() === 0
   const run = (cmd, args) => {
     const full = asRoot ? ['runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args]] : [path.join(bin, cmd), args]
@@ -101,7 +115,8 @@ async function startPostgres (bin) {
   const port = await freePort()
   run('initdb', ['-D', path.join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'])
   run('pg_ctl', ['-D', path.join(dir, 'data'), '-l', path.join(dir, 'log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses='' -c fsync=off`, 'start'])
-  cleanups.push(() => run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'fast', '-w', 'stop']))
+  const stopPg = () => run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'fast', '-w', 'stop'])
+  cleanups.push({ graceful: stopPg, sync: stopPg })
   return { PGHOST: dir, PGPORT: String(port), PGUSER: 'postgres', PGDATABASE: 'postgres' }
 }
 
@@ -166,7 +181,7 @@ async function main () {
   const port = (await portFree(wanted)) ? wanted : 0
   if (port !== wanted) log(`port ${wanted} is busy; using a free port instead`)
   const { child: collector, match } = await startChild('collector', process.execPath, [BIN, '--port', String(port), '--data', DATA], {}, /listening on (http:\/\/\S+)/)
-  cleanups.push(() => stopChild(collector))
+  cleanups.push(childCleanup(collector))
   const collectorUrl = match[1]
   const shown = path.relative(process.cwd(), DATA)
   log(`collector on ${collectorUrl} (data in ${shown && !shown.startsWith('..') ? shown : DATA})`)
@@ -189,7 +204,7 @@ async function main () {
 
   const half = Math.round((seconds * 1000) / 2)
   let app = await startApp(collectorUrl, '1.0.0', dbEnv)
-  cleanups.push(() => stopChild(app.child))
+  cleanups.push({ graceful: () => stopChild(app.child), sync: () => app.child.kill('SIGKILL') })
   log(`demo app (release 1.0.0) on ${app.url}; sending traffic for ${seconds} s…`)
   let total = await drive(app.url, half)
   log(`${total} requests; deploying release 1.1.0…`)

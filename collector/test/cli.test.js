@@ -14,7 +14,6 @@ t.test('the collector prints where it listens and where the dashboard is, and ex
   t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
   const c = await spawnCollector(['--port', '0', '--data', dataDir, '--token', 'abc', '--retention-days', '3'])
   t.teardown(() => stop(c.child, 'SIGKILL'))
-  await new Promise((resolve) => setTimeout(resolve, 100))
   t.match(c.output(), /intake\s+http:\/\/127\.0\.0\.1:\d+\/v1\/traces/)
   t.match(c.output(), /dashboard\s+http:\/\/127\.0\.0\.1:\d+\//)
   t.match(c.output(), /retention 3 days/)
@@ -78,10 +77,12 @@ t.test('report prints transactions with percentiles and the top error groups, pe
   await o.post(c.url, '/v1/traces', o.traces(spans))
   await o.post(c.url, '/v1/traces', o.traces(o.transaction({ name: 'GET /health', route: '/health' }), { service: 'other' }))
   await o.post(c.url, '/v1/logs', o.logs([o.errorRecord({ timeMs: Date.now() - 1000 }), o.errorRecord({ message: 'again' })]))
-  for (let i = 0; i < 50; i++) {
-    if ((await o.get(c.url + '/api/status')).body.pendingBytes === 0) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
+  let pending = -1
+  for (let i = 0; i < 150 && pending !== 0; i++) {
+    pending = (await o.get(c.url + '/api/status')).body.pendingBytes
+    if (pending) await new Promise((resolve) => setTimeout(resolve, 100))
   }
+  t.equal(pending, 0, 'everything stored')
   // the report reads the store while the collector is running
   const all = await runCommand(['report', '--data', dataDir])
   t.equal(all.code, 0, all.stderr)

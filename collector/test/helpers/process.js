@@ -19,7 +19,8 @@ function spawnCollector (args) {
     const onData = (/** @type {Buffer} */ d) => {
       out += d
       const m = /listening on (http:\/\/\S+)/.exec(out)
-      if (m) {
+      // the whole banner: "auth" is its last line
+      if (m && /\n\s+auth\s+.*\n/.test(out)) {
         clearTimeout(timer)
         resolve({ child, url: m[1], output: () => out })
       }
