@@ -5,9 +5,14 @@ import { culprit, groupingKey } from './errors/grouping'
 import { enrichFrames } from './errors/source'
 import { formatFrame, type StackFrame } from './errors/stack'
 import type { LogRecordInput } from './export/otlp'
+import { join, sep } from 'node:path'
 import { SpanKind, type AttributeValue, type Span } from './trace/span'
 
 const SEVERITY_ERROR = 17
+// apm's own files — built (dist/) or, through source maps, their sources (lib/, instrumentations/) — are never
+// application frames, even when apm runs from a checkout inside the app's directory rather than node_modules.
+const PACKAGE_ROOT = join(__dirname, '..', '..')
+const AGENT_DIRS = ['dist', 'lib', 'instrumentations'].map((dir) => join(PACKAGE_ROOT, dir) + sep)
 const MAX_FRAMES_JSON = 16 * 1024
 
 export interface ErrorLink {
@@ -28,6 +33,10 @@ export interface PendingError {
 /** Build the event synchronously (the stack must be read now), link it to the span, then enrich and emit once. */
 export function reportError (value: unknown, handled: boolean, labels: Record<string, AttributeValue> | undefined, link: ErrorLink, appRoot: string, emit: (record: LogRecordInput) => void, captureSite: (...args: any[]) => any): PendingError {
   const event = toErrorEvent(value, { handled, appRoot, labels, syntheticStackFrom: captureSite })
+  if (markAgentFrames(event.frames)) {
+    event.culprit = culprit(event.frames)
+    event.groupingKey = groupingKey(event.type, event.frames, event.message)
+  }
   const span = link.span
   if (span !== undefined && !span.ended) {
     span.addEvent('exception', { 'exception.type': event.type, 'exception.message': event.message, 'exception.escaped': !handled })
@@ -51,6 +60,18 @@ export function reportError (value: unknown, handled: boolean, labels: Record<st
   const extra = link.attributes
   const done = enrichFrames(event.frames, { appRoot }).then(emitNow, emitNow)
   return { done, emitNow }
+}
+
+function markAgentFrames (frames: StackFrame[]): boolean {
+  let marked = false
+  for (const f of frames) {
+    if (f.inApp && f.absPath !== null && AGENT_DIRS.some((dir) => f.absPath!.startsWith(dir))) {
+      f.inApp = false
+      f.library = true
+      marked = true
+    }
+  }
+  return marked
 }
 
 function toLogRecord (event: ErrorEvent, context: { traceId: string, spanId: string, txName: string, txType: string } | undefined): LogRecordInput {

@@ -68,6 +68,24 @@ t.test('captured errors on the wire', async (t) => {
     t.notMatch(JSON.stringify(rest), /4111/)
   })
 
+  t.test("apm's own frames (its wrappers) are never application frames", async (t) => {
+    const http = await import('node:http')
+    const server = http.createServer((req, res) => {
+      agent.captureError(new Error('inside a handler'))
+      res.end()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => server.close())
+    await new Promise<void>((resolve) => http.get({ host: '127.0.0.1', port: (server.address() as any).port }, (res) => { res.resume(); res.on('end', resolve) }))
+    const [log] = await receiver.waitForLogs(1, (l) => l.attributes['exception.message'] === 'inside a handler')
+    const frames = JSON.parse(String(log!.attributes['apm.error.frames']))
+    // (Under tap, source maps point the wrapper's frame at instrumentations/http.ts instead of dist/.)
+    const own = frames.filter((f: any) => /(^|\/)(dist\/)?instrumentations\/http\.[jt]s$/.test(String(f.file)))
+    t.ok(own.length > 0, 'the http wrapper is on the stack')
+    t.ok(own.every((f: any) => !f.inApp && f.library), 'and marked as library code')
+    t.match(String(log!.attributes['apm.error.culprit']), /agent-errors\.test\.ts/)
+  })
+
   t.test('a string gets a stack from the capture site, not from inside apm', async (t) => {
     agent.captureError('plain string problem')
     const [log] = await receiver.waitForLogs(1, (l) => l.attributes['exception.message'] === 'plain string problem')
