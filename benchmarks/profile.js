@@ -72,12 +72,21 @@ async function main () {
   const scenario = option('scenario', 'hello')
   const agentId = option('agent', 'apm')
   const duration = option('duration', '8')
-  if (scenario === 'pg' || scenario === 'fetch') throw new Error('profile.js drives hello and express; use run.js for pg/fetch')
   const sink = await startSink()
+  // Dependencies of the pg and fetch scenarios run on the load generator's core, as in run.js.
+  let deps = { env: {}, stop: async () => {} }
+  if (scenario === 'pg') {
+    const pg = await require('./lib/postgres').startPostgres(['taskset', '-c', '1'])
+    deps = { env: { PG_URL: pg.url }, stop: () => pg.stop() }
+  } else if (scenario === 'fetch') {
+    const down = spawn('taskset', ['-c', '1', process.execPath, join(__dirname, 'apps', 'downstream.js')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const port = await new Promise((resolve) => down.stdout.on('data', (d) => { const m = /LISTENING (\d+)/.exec(String(d)); if (m) resolve(m[1]) }))
+    deps = { env: { DOWNSTREAM_URL: `http://127.0.0.1:${port}/` }, stop: async () => { down.kill() } }
+  }
   const agent = agents(sink.url).find((a) => a.id === agentId)
   const dir = mkdtempSync(join(os.tmpdir(), 'apm-prof-'))
   const child = spawn('taskset', ['-c', '0', process.execPath, '--cpu-prof', '--cpu-prof-interval', option('interval', '250'), '--cpu-prof-dir', dir, ...agent.nodeArgs, join(__dirname, 'apps', APPS[scenario])], {
-    env: { ...process.env, ...agent.env },
+    env: { ...process.env, ...agent.env, ...deps.env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const port = await new Promise((resolve) => {
@@ -93,6 +102,7 @@ async function main () {
   // SIGINT lets node write the profile (the default SIGINT exit path does).
   await new Promise((resolve) => { child.on('exit', resolve); child.kill('SIGINT') })
   await sink.stop()
+  await deps.stop()
   const prof = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
   if (prof === undefined) throw new Error('no profile written')
   const keep = join(os.tmpdir(), `apm-${scenario}-${agentId}.cpuprofile`)

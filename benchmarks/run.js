@@ -13,6 +13,10 @@ const { agents: agentList, ROOT, PEERS } = require('./lib/agents')
 
 const HERE = __dirname
 const CONNECTIONS = 50
+const RATE_SHARE = 0.25
+// The open-loop generator is a Node process on the load core: kept well below what it can drive.
+const MAX_FIXED_RATE = 2000
+const FIXED_RATE_AGENTS = ['none', 'apm', 'apm-off']
 
 // ---- options ------------------------------------------------------------------------------------
 
@@ -39,6 +43,9 @@ const opts = {
   only: option('only')?.split(','),
   agents: option('agents')?.split(','),
   startup: !flag('no-startup'),
+  // Open-loop latency: none, apm and apm-off at a fixed rate of RATE_SHARE × the no-agent throughput (round 1).
+  fixedRate: !flag('no-fixed-rate'),
+  fixedRateS: quick ? 2 : 4,
   // Extra node flags for every app (experiments, e.g. --node-args=--max-semi-space-size=4).
   nodeArgs: option('node-args')?.split(' ').filter(Boolean) ?? [],
   write: !flag('no-write') && !quick && option('only') === undefined && option('agents') === undefined && option('node-args') === undefined
@@ -184,6 +191,24 @@ function startApp (file, nodeArgs, env, pin) {
   })
 }
 
+/** Requests at a fixed rate (open loop); { requests, p50Ms, p99Ms, maxMs, errors }. */
+function fixedRateLoad (url, rate, seconds, pin) {
+  return new Promise((resolve, reject) => {
+    const [cmd, ...args] = [...pin, process.execPath, join(HERE, 'lib', 'fixed-rate.js'), url, String(Math.round(rate)), String(seconds), String(CONNECTIONS)]
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d) => { out += d })
+    child.stderr.on('data', (d) => { err += d })
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RATE '))
+      if (line === undefined) { reject(new Error(`fixed-rate load failed (${code}): ${err.slice(-300)}`)); return }
+      const r = JSON.parse(line.slice(5))
+      resolve({ requests: r.requests, p50Ms: r.p50, p99Ms: r.p99, maxMs: r.max, errors: r.errors })
+    })
+  })
+}
+
 /** Drive the url for durationS with CONNECTIONS connections; { requests, rps, p50Ms, p99Ms, errors }. */
 function load (gen, url, durationS, pin) {
   return new Promise((resolve, reject) => {
@@ -219,6 +244,8 @@ function load (gen, url, durationS, pin) {
 const SCENARIOS = [
   { id: 'hello', title: 'bare `node:http` hello-world', app: 'hello.js', spansPerRequest: 0 },
   { id: 'express', title: 'Express 5 route', app: 'express.js', spansPerRequest: 0 },
+  // Experiment only (--only=busy): hello-world plus BUSY_US µs of pure CPU per request.
+  { id: 'busy', title: 'hello-world + busy loop', app: 'hello-busy.js', spansPerRequest: 0, experiment: true },
   {
     id: 'pg',
     title: 'Express 5 + one pg query',
@@ -258,14 +285,19 @@ async function runOnce (scenario, agent, env, ctx) {
     clearInterval(sampler)
     rss = Math.max(rss, procRssMb(app.pid))
     const loop = await app.loop()
+    // Latency at a fixed, moderate rate: pauses show here without the queueing of a saturated server.
+    let fixed
+    const rate = ctx.fixedRate?.(res.rps)
+    if (rate !== undefined) fixed = { rate, ...await fixedRateLoad(url, rate, opts.fixedRateS, pin.load) }
     // Wait until the agent's exports stop arriving (each ships at most every ~1 s), at most 10 s.
     if (agent.exports) {
       const deadline = Date.now() + 10_000
       while (Date.now() < deadline && !(sink.posts > 0 && sink.quietFor() > 1500)) await sleep(100)
     }
     const shipped = sink.snapshot()
-    const total = warm.requests + res.requests
+    const total = warm.requests + res.requests + (fixed?.requests ?? 0)
     return {
+      fixed,
       rps: res.rps,
       requests: res.requests,
       totalRequests: total,
@@ -368,6 +400,8 @@ function summarise (scenario, agent, runs = [], baseRuns = []) {
     bytesPerTx: agent.exports && tx > 0 ? bytes / tx : NaN,
     undecoded: ok.reduce((s, r) => s + r.shipped.undecoded, 0),
     dropped,
+    fixed: ok.find((r) => r.fixed !== undefined)?.fixed,
+    fixedRate: ok.find((r) => r.fixed !== undefined)?.fixed.rate,
     failedRounds: runs.length - ok.length,
     firstError: runs.find((r) => r.error !== undefined)?.error
   }
@@ -454,6 +488,24 @@ function renderMarkdown (data) {
     }
     L()
   }
+  const fixedRows = []
+  for (const s of scenarios) {
+    for (const a of agents) {
+      const r = results[s.id]?.[a.id]
+      if (r?.fixed === undefined) continue
+      const b = results[s.id]?.none?.fixed
+      const x = b === undefined || a.id === 'none' ? '' : ` (${(r.fixed.p99Ms / b.p99Ms).toFixed(2)}×)`
+      fixedRows.push(`| ${s.title} | ${a.label} | ${fmt(r.fixedRate)} | ${fmt(r.fixed.p50Ms, 2)} | ${fmt(r.fixed.p99Ms, 2)}${x} | ${fmt(r.fixed.maxMs, 1)} | ${r.fixed.errors} |`)
+    }
+  }
+  if (fixedRows.length > 0) {
+    L(`### Latency at a fixed rate (open loop: ${RATE_SHARE} × the no-agent throughput, at most ${MAX_FIXED_RATE} req/s; round 1, ${data.fixedRateS} s)`)
+    L()
+    L('| scenario | agent | req/s | p50 ms | p99 ms (× none) | max ms | errors |')
+    L('|---|---|---|---|---|---|---|')
+    for (const row of fixedRows) L(row)
+    L()
+  }
   if (startup !== undefined) {
     L('### Start-up: `node <preload> -e 0` (hyperfine median, min–max)')
     L()
@@ -483,7 +535,10 @@ function targetRows (data) {
     if (r === undefined || r.error !== undefined || base === undefined || base.error !== undefined) continue
     const shipped = s.spansPerRequest > 0 ? `, ${fmt(r.txPerReq, 2)} tx + ${fmt(r.spansPerReq, 2)} spans per request shipped` : `, ${fmt(r.txPerReq, 2)} tx per request shipped`
     rows.push([`${s.title}: ≥ ${share[s.id].toFixed(2)} of no-agent throughput, everything shipped`, `${fmtRatio(r.ratio)} (${fmtRatio(r.ratioMin)}–${fmtRatio(r.ratioMax)})${shipped}; CPU +${fmt(r.cpuUsPerReq - base.cpuUsPerReq, 1)} µs/request`, r.ratio >= share[s.id] && !r.dropped])
-    rows.push([`${s.title}: p99 within 1.3× of no agent`, `${fmt(r.p99Ms, 2)} ms vs ${fmt(base.p99Ms, 2)} ms (${(r.p99Ms / base.p99Ms).toFixed(2)}×)`, r.p99Ms <= 1.3 * base.p99Ms])
+    if (r.fixed !== undefined && base.fixed !== undefined) {
+      rows.push([`${s.title}: p99 within 1.3× of no agent (open loop at ${fmt(r.fixedRate)} req/s)`, `${fmt(r.fixed.p99Ms, 2)} ms vs ${fmt(base.fixed.p99Ms, 2)} ms (${(r.fixed.p99Ms / base.fixed.p99Ms).toFixed(2)}×)`, r.fixed.p99Ms <= 1.3 * base.fixed.p99Ms])
+    }
+    rows.push([`${s.title}: p99 at saturation (50 connections), for reference`, `${fmt(r.p99Ms, 2)} ms vs ${fmt(base.p99Ms, 2)} ms (${(r.p99Ms / base.p99Ms).toFixed(2)}×; a closed loop at saturation scales latency with 1/throughput)`, undefined])
     rows.push([`${s.title}: RSS under load within +15 MB`, `${fmt(r.rssMb)} MB vs ${fmt(base.rssMb)} MB (+${fmt(r.rssMb - base.rssMb)})`, r.rssMb - base.rssMb <= 15])
     const off = results[s.id]?.['apm-off']
     if (off !== undefined && off.error === undefined) rows.push([`${s.title}: \`active: false\` ≥ 0.98`, `${fmtRatio(off.ratio)} (${fmtRatio(off.ratioMin)}–${fmtRatio(off.ratioMax)}); CPU ${off.cpuUsPerReq - base.cpuUsPerReq >= 0 ? '+' : ''}${fmt(off.cpuUsPerReq - base.cpuUsPerReq, 1)} µs/request`, off.ratio >= 0.98])
@@ -530,7 +585,7 @@ async function main () {
     agents.push({ ...apm, id, label: `apm ${m[1]}=${m[2]}`, env: { ...apm.env, [m[1]]: m[2] } })
   }
   for (const a of agents) if (peerError !== undefined && a.missing !== undefined) a.missing = peerError
-  const scenarios = SCENARIOS.filter((s) => opts.only === undefined || opts.only.includes(s.id))
+  const scenarios = SCENARIOS.filter((s) => opts.only === undefined ? s.experiment !== true : opts.only.includes(s.id))
   log(`bench: ${scenarios.map((s) => s.id).join(', ')} × ${agents.map((a) => a.id).join(', ')}; ${opts.rounds} round(s) of ${opts.durationS} s; ${pin.note}; load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`)
 
   let startup
@@ -544,6 +599,7 @@ async function main () {
 
   const raw = {}
   const results = {}
+  const rates = {}
   for (const s of scenarios) {
     raw[s.id] = {}
     let deps
@@ -562,8 +618,13 @@ async function main () {
           const runs = raw[s.id][a.id] ?? (raw[s.id][a.id] = [])
           if (a.missing !== undefined) { runs.push({ round, error: a.missing }); continue }
           try {
-            const r = await runOnce(s, a, deps.env, { sink, pin, gen })
+            // The no-agent run (first in round 1) sets the rate from its own throughput; the others reuse it.
+            const fixedRate = !opts.fixedRate || round !== 0 || !FIXED_RATE_AGENTS.includes(a.id)
+              ? undefined
+              : (rps) => rates[s.id] ?? (a.id === 'none' ? (rates[s.id] = Math.min(MAX_FIXED_RATE, RATE_SHARE * rps)) : undefined)
+            const r = await runOnce(s, a, deps.env, { sink, pin, gen, fixedRate })
             runs.push({ round, ...r })
+            if (r.fixed !== undefined) log(`${s.id} r${round + 1} ${a.id.padEnd(12)} at ${Math.round(r.fixed.rate)} req/s: p50 ${r.fixed.p50Ms.toFixed(2)} ms  p99 ${r.fixed.p99Ms.toFixed(2)} ms  max ${r.fixed.maxMs.toFixed(1)} ms  errors ${r.fixed.errors}`)
             log(`${s.id} r${round + 1} ${a.id.padEnd(12)} ${r.rps.toFixed(0).padStart(6)} req/s  cpu ${r.cpuUsPerReq.toFixed(1)} µs/req  p99 ${r.p99Ms.toFixed(2)} ms  rss ${r.rssMb.toFixed(0)} MB  loop ${fmt(r.loopMaxMs, 1)} ms  tx/req ${(r.shipped.transactions / r.totalRequests).toFixed(2)} spans/req ${(r.shipped.spans / r.totalRequests).toFixed(2)}`)
           } catch (err) {
             runs.push({ round, error: err.message })
@@ -580,7 +641,7 @@ async function main () {
   await sink.stop()
 
   const machine = machineInfo(gen, pin, loadBefore, os.loadavg())
-  const data = { machine, rounds: opts.rounds, durationS: opts.durationS, warmupS: opts.warmupS, agents: agents.map(({ id, label, version }) => ({ id, label, version })), scenarios: scenarios.map(({ id, title }) => ({ id, title })), results, startup }
+  const data = { machine, rounds: opts.rounds, durationS: opts.durationS, warmupS: opts.warmupS, fixedRateS: opts.fixedRateS, agents: agents.map(({ id, label, version }) => ({ id, label, version })), scenarios: scenarios.map(({ id, title }) => ({ id, title })), results, startup }
   const markdown = renderMarkdown(data)
   process.stdout.write(markdown + '\n')
   writeFileSync(join(HERE, 'results.json'), JSON.stringify({ ...data, raw }, null, 2) + '\n')
