@@ -64,39 +64,48 @@ function patchServer (proto: { emit: (...args: any[]) => boolean }, tracer: Trac
     if (event !== 'request' || !tracer.active || res === undefined || res[kTransaction] !== undefined || isAgentExport(req)) {
       return emit.apply(this, arguments as unknown as unknown[])
     }
-    const headers = req.headers
-    const rawMethod = req.method ?? 'GET'
-    const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER'
-    const path = pathOf(req.url)
-    // One options object for every request: startTransaction reads it and keeps nothing.
-    txOptions.traceparent = headers.traceparent
-    txOptions.tracestate = headers.tracestate
-    const tx = tracer.startTransaction(method + ' ' + path, 'request', txOptions)
-    txOptions.traceparent = txOptions.tracestate = undefined
-    res[kTransaction] = tx
-    if (tx.sampled) {
-      tx.setAttribute('http.request.method', method)
-      if (method === '_OTHER') tx.setAttribute('http.request.method_original', rawMethod)
-      tx.setAttribute('url.path', path)
-      tx.setAttribute('url.scheme', scheme)
-      const host = headers.host
-      if (host !== undefined) {
-        const [address, port] = splitHost(host)
-        tx.setAttribute('server.address', address)
-        if (port !== undefined) tx.setAttribute('server.port', port)
-      }
-      tx.setAttribute('network.protocol.version', req.httpVersion)
-      tx.setAttribute('user_agent.original', headers['user-agent'])
-      const forwarded = headers['x-forwarded-for']
-      tx.setAttribute('client.address', typeof forwarded === 'string' && forwarded !== ''
-        ? forwarded.split(',', 1)[0]!.trim()
-        : req.socket?.remoteAddress)
-      if (tracer.config.captureHeaders) recordHeaders(tx, 'http.request.header.', headers, tracer.config.sanitizeFieldNames)
-    }
-    // 'close' follows 'finish' on every response and also fires when the client went away first.
-    res.on('close', onResponseClose)
+    const tx = traceIncomingRequest(tracer, req, res, scheme)
     return tracer.applyWithSpan(tx, emit, this, arguments)
   })
+}
+
+/**
+ * Start the SERVER transaction of an incoming request, record its attributes and end it when the response closes.
+ * Also used by the explicit framework middleware when node:http itself is not instrumented.
+ */
+export function traceIncomingRequest (tracer: Tracer, req: IncomingMessage, res: TracedResponse, scheme: 'http' | 'https'): Transaction {
+  const headers = req.headers
+  const rawMethod = req.method ?? 'GET'
+  const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER'
+  const path = pathOf(req.url)
+  // One options object for every request: startTransaction reads it and keeps nothing.
+  txOptions.traceparent = headers.traceparent
+  txOptions.tracestate = headers.tracestate
+  const tx = tracer.startTransaction(method + ' ' + path, 'request', txOptions)
+  txOptions.traceparent = txOptions.tracestate = undefined
+  res[kTransaction] = tx
+  if (tx.sampled) {
+    tx.setAttribute('http.request.method', method)
+    if (method === '_OTHER') tx.setAttribute('http.request.method_original', rawMethod)
+    tx.setAttribute('url.path', path)
+    tx.setAttribute('url.scheme', scheme)
+    const host = headers.host
+    if (host !== undefined) {
+      const [address, port] = splitHost(host)
+      tx.setAttribute('server.address', address)
+      if (port !== undefined) tx.setAttribute('server.port', port)
+    }
+    tx.setAttribute('network.protocol.version', req.httpVersion)
+    tx.setAttribute('user_agent.original', headers['user-agent'])
+    const forwarded = headers['x-forwarded-for']
+    tx.setAttribute('client.address', typeof forwarded === 'string' && forwarded !== ''
+      ? forwarded.split(',', 1)[0]!.trim()
+      : req.socket?.remoteAddress)
+    if (tracer.config.captureHeaders) recordHeaders(tx, 'http.request.header.', headers, tracer.config.sanitizeFieldNames)
+  }
+  // 'close' follows 'finish' on every response and also fires when the client went away first.
+  res.on('close', onResponseClose)
+  return tx
 }
 
 // Headers whose values are URLs: their credentials and sensitive query values are redacted like url.full.

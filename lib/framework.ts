@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { NameSource, type Tracer } from './tracer'
 import { SpanKind, type Transaction } from './trace/span'
+import { traceIncomingRequest } from '../instrumentations/http'
 
 /** Per-request framework state, kept on the framework's request object under a Symbol. */
 export interface RequestState {
@@ -93,60 +94,16 @@ function isClientError (err: unknown): boolean {
   return typeof status === 'number' && status >= 400 && status < 500
 }
 
-const kOwnTransaction = Symbol('apm.framework.transaction')
-type OwnedResponse = ServerResponse & { [kOwnTransaction]?: Transaction }
-
 /**
  * The transaction of the request being handled: the http instrumentation's when it saw the request, otherwise a
- * new SERVER transaction owned by the explicit middleware (ended when the response closes). `owned` tells which.
+ * new SERVER transaction owned by the explicit middleware (the same one the http instrumentation would have made,
+ * ended when the response closes). `owned` tells which.
  */
 export function requestTransaction (tracer: Tracer, req: IncomingMessage, res: ServerResponse): { tx: Transaction, owned: boolean } {
   const current = tracer.currentTransaction()
   if (current !== undefined && current.kind === SpanKind.SERVER && !current.ended) return { tx: current, owned: false }
-  const headers = req.headers ?? {}
-  const method = methodOf(req.method)
-  const url = typeof req.url === 'string' ? req.url : '/'
-  const q = url.indexOf('?')
-  const path = q === -1 ? url : url.slice(0, q)
-  const tx = tracer.startTransaction(method + ' unknown route', 'request', {
-    kind: SpanKind.SERVER,
-    traceparent: headers.traceparent,
-    tracestate: headers.tracestate
-  })
-  if (tx.sampled) {
-    tx.setAttribute('http.request.method', method)
-    if (method === '_OTHER') tx.setAttribute('http.request.method_original', String(req.method))
-    tx.setAttribute('url.path', path)
-    tx.setAttribute('url.scheme', (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http')
-    const host = headers.host
-    if (typeof host === 'string') {
-      const colon = host.lastIndexOf(':')
-      const port = colon === -1 || host.endsWith(']') ? NaN : Number(host.slice(colon + 1))
-      tx.setAttribute('server.address', Number.isInteger(port) ? host.slice(0, colon) : host)
-      if (Number.isInteger(port)) tx.setAttribute('server.port', port)
-    }
-    tx.setAttribute('user_agent.original', headers['user-agent'])
-    tx.setAttribute('client.address', req.socket?.remoteAddress)
-  }
-  const owned = res as OwnedResponse
-  owned[kOwnTransaction] = tx
-  owned.on('close', onOwnedResponseClose)
+  const scheme = (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? 'https' : 'http'
+  const tx = traceIncomingRequest(tracer, req, res, scheme)
+  nameUnknownRoute(tracer, newState(tx), req.method)
   return { tx, owned: true }
-}
-
-function onOwnedResponseClose (this: OwnedResponse): void {
-  const tx = this[kOwnTransaction]
-  if (tx === undefined) return
-  if (tx.sampled) {
-    const status = this.statusCode
-    if (this.writableFinished || this.headersSent) tx.setAttribute('http.response.status_code', status)
-    if (!this.writableFinished) {
-      tx.result = 'aborted'
-      tx.setAttribute('apm.aborted', true)
-    } else {
-      tx.result = 'HTTP ' + Math.floor(status / 100) + 'xx'
-      if (status >= 500) tx.setError()
-    }
-  }
-  tx.end()
 }
