@@ -108,6 +108,9 @@ export function traceIncomingRequest (tracer: Tracer, req: IncomingMessage, res:
   return tx
 }
 
+// Always redacted, whatever sanitizeFieldNames says: a custom list must not expose credentials by omission.
+const ALWAYS_REDACTED = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie'])
+
 // Headers whose values are URLs: their credentials and sensitive query values are redacted like url.full.
 const URL_HEADERS = new Set(['referer', 'location', 'content-location', 'origin'])
 
@@ -116,9 +119,10 @@ function recordHeaders (span: Span, prefix: string, headers: Record<string, stri
   for (const name in headers) {
     const value = headers[name]
     if (value === undefined) continue
-    const key = prefix + name.toLowerCase()
-    if (isSensitiveName(name, sensitive)) span.setAttribute(key, [REDACTED_HEADER_VALUE])
-    else if (URL_HEADERS.has(name.toLowerCase())) span.setAttribute(key, (Array.isArray(value) ? value : [String(value)]).map((v) => redactUrl(v)))
+    const lower = name.toLowerCase()
+    const key = prefix + lower
+    if (ALWAYS_REDACTED.has(lower) || isSensitiveName(name, sensitive)) span.setAttribute(key, [REDACTED_HEADER_VALUE])
+    else if (URL_HEADERS.has(lower)) span.setAttribute(key, (Array.isArray(value) ? value : [String(value)]).map((v) => redactUrl(v)))
     else span.setAttribute(key, Array.isArray(value) ? value : [String(value)])
   }
 }

@@ -101,6 +101,7 @@ export class Agent {
       verifyServerCert: config.verifyServerCert,
       userAgent: `${AGENT_USER_AGENT_PREFIX}${VERSION} node/${process.versions.node}`
     })
+    transport.warmUp()
     const resource: Record<string, AttributeValue> = {
       ...config.resourceAttributes,
       'service.name': config.serviceName,

@@ -61,9 +61,21 @@ export class Transport {
     }
   }
 
+  /**
+   * Load undici soon after start-up, while the app is typically still starting, rather than at the first export
+   * (~65 ms of blocking require on this machine kind, which would land in the middle of serving traffic). Unref'd:
+   * a short script that exits at once never pays for it.
+   */
+  warmUp (): void {
+    const immediate = setImmediate(() => {
+      try { this.#getClient() } catch {}
+    })
+    immediate.unref()
+  }
+
   #getClient (): Client {
     if (this.#client !== undefined) return this.#client
-    // undici is loaded on the first export, not at start-up: it costs tens of milliseconds to require.
+    // undici is loaded after start-up (warmUp) or at the first export, never during start(): it costs tens of ms.
     const { Client } = require('undici') as typeof import('undici')
     const timeout = this.#options.requestTimeoutMs
     this.#client = new Client(this.#url.origin, {
