@@ -243,6 +243,7 @@ export default defineInstrumentation({
     // undici that publish these channels (undici@>=5.0, Node's bundled copy since Node 18).
     module: 'diagnostics_channel',
     versions: '*',
+    covers: 'global `fetch` (the undici bundled with Node.js) and the `undici` package `>=5`, through its diagnostics channels',
     patch (dc: typeof DiagnosticsChannel, { tracer }) {
       unsubscribe()
       const fetchTracer = new FetchTracer(tracer)

@@ -18,6 +18,8 @@ export interface Target {
   module: string
   /** semver range of supported versions; ignored for builtins. */
   versions: string
+  /** What a builtin target really instruments, for the README's versions table (e.g. fetch through a channel). */
+  covers?: string
   /** Patch the module's exports in place (preferred) or return replacement exports. */
   patch (exports: any, ctx: PatchContext): unknown
   unpatch? (exports: any): void

@@ -36,7 +36,9 @@ function versionsTable () {
   for (const inst of instrumentations) {
     for (const target of inst.targets) {
       if (target.versions === '*') {
-        rows.push(`| \`${inst.id}\` | \`${target.module}\` | bundled with Node.js | Node.js ${process.versions.node} |`)
+        const what = target.covers ?? 'bundled with Node.js'
+        const tested = target.covers === undefined ? `Node.js ${process.versions.node}` : `Node.js ${process.versions.node}; ${testedVersions(inst.id, '*').map((v) => `\`${inst.id}\` ${v}`).join(', ') || '—'}`
+        rows.push(`| \`${inst.id}\` | \`${target.module}\` | ${what} | ${tested} |`)
         continue
       }
       const tested = testedVersions(target.module, target.versions)
