@@ -39,7 +39,7 @@ const opts = {
   rounds: Number(option('rounds') ?? (quick ? 1 : 3)),
   durationS: Number(option('duration') ?? (quick ? 2 : 5)),
   warmupS: quick ? 1 : 1,
-  startupRuns: quick ? 5 : 20,
+  startupRuns: quick ? 5 : 15,
   only: option('only')?.split(','),
   agents: option('agents')?.split(','),
   startup: !flag('no-startup'),
@@ -48,7 +48,7 @@ const opts = {
   fixedRateS: quick ? 2 : 4,
   // Extra node flags for every app (experiments, e.g. --node-args=--max-semi-space-size=4).
   nodeArgs: option('node-args')?.split(' ').filter(Boolean) ?? [],
-  write: !flag('no-write') && !quick && option('only') === undefined && option('agents') === undefined && option('node-args') === undefined
+  write: flag('write') || (!flag('no-write') && !quick && option('only') === undefined && option('agents') === undefined && option('node-args') === undefined)
 }
 
 const log = (msg) => process.stderr.write(msg + '\n')
@@ -173,12 +173,12 @@ function startApp (file, nodeArgs, env, pin) {
                 setTimeout(() => { const i = loopWaiters.indexOf(resolve); if (i !== -1) { loopWaiters.splice(i, 1); resolve(null) } }, 2000)
               })
             },
-            stop () {
+            // Everything the run needs has been collected: no graceful shutdown to wait for.
+            stop (signal = 'SIGKILL') {
               if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
               return new Promise((resolve) => {
-                const kill = setTimeout(() => child.kill('SIGKILL'), 3000)
-                child.once('exit', () => { clearTimeout(kill); resolve() })
-                child.kill('SIGTERM')
+                child.once('exit', () => resolve())
+                child.kill(signal)
               })
             }
           })
@@ -292,7 +292,7 @@ async function runOnce (scenario, agent, env, ctx) {
     // Wait until the agent's exports stop arriving (each ships at most every ~1 s), at most 10 s.
     if (agent.exports) {
       const deadline = Date.now() + 10_000
-      while (Date.now() < deadline && !(sink.posts > 0 && sink.quietFor() > 1500)) await sleep(100)
+      while (Date.now() < deadline && !(sink.posts > 0 && sink.quietFor() > 1200)) await sleep(100)
     }
     const shipped = sink.snapshot()
     const total = warm.requests + res.requests + (fixed?.requests ?? 0)
