@@ -31,7 +31,7 @@ if (flag('help')) {
   process.exit(0)
 }
 if (flag('micro')) {
-  const r = spawnSync(process.execPath, ['--expose-gc', join(HERE, 'micro.js'), ...argv.filter((a) => a !== '--micro')], { stdio: 'inherit' })
+  const r = spawnSync(process.execPath, [join(HERE, 'micro.js'), ...argv.filter((a) => a !== '--micro')], { stdio: 'inherit' })
   process.exit(r.status ?? 1)
 }
 const quick = flag('quick')
