@@ -6,7 +6,6 @@ import { resolveConfig, type AgentOptions, type Config } from './config'
 import { enter, storage } from './context'
 import { Exporter } from './export/exporter'
 import { encodeResource } from './export/otlp'
-import { sendSync } from './export/sync-send'
 import { emptyStats, type AgentStats } from './export/stats'
 import { Transport } from './export/transport'
 import { Loader } from './instrument'
@@ -17,7 +16,7 @@ import { SpanKind, type AttributeValue, type Span, type Transaction } from './tr
 import { NameSource } from './tracer'
 import { instrumentations } from '../instrumentations/index'
 import { installCrashHandlers } from './crash'
-import { reportError, type PendingError } from './error-report'
+import type { PendingError } from './error-report'
 
 import { AGENT_USER_AGENT_PREFIX, VERSION } from './version'
 
@@ -328,7 +327,7 @@ export class Agent {
     for (const pending of this.#pendingErrors) pending.emitNow()
     this.#pendingErrors.clear()
     try {
-      reportError(error, false, undefined, { span }, this.#appRoot, (r) => exporter.pushLog(r), this.captureError).emitNow()
+      errorReport().reportError(error, false, undefined, { span }, this.#appRoot, (r) => exporter.pushLog(r), this.captureError).emitNow()
     } catch {}
     const tx = span?.transaction
     if (tx !== undefined && !tx.ended) {
@@ -337,6 +336,7 @@ export class Agent {
       tx.end()
     }
     const requests = exporter.drainSync()
+    const { sendSync } = require('./export/sync-send') as typeof import('./export/sync-send')
     const sent = sendSync(config.serverUrl, {
       ...headers,
       'content-type': 'application/json',
@@ -351,7 +351,7 @@ export class Agent {
     const exporter = this.#exporter
     if (exporter === undefined) return Promise.resolve()
     try {
-      const pending = reportError(error, handled, labels, { span: span ?? storage.getStore(), attributes }, this.#appRoot, (record) => exporter.pushLog(record), this.captureError)
+      const pending = errorReport().reportError(error, handled, labels, { span: span ?? storage.getStore(), attributes }, this.#appRoot, (record) => exporter.pushLog(record), this.captureError)
       this.#pendingErrors.add(pending)
       return pending.done.then(() => { this.#pendingErrors.delete(pending) })
     } catch (err) {
@@ -359,6 +359,12 @@ export class Agent {
       return Promise.resolve()
     }
   }
+}
+
+// Error capture (stack parsing, grouping, source maps) is loaded with the first error, not at start-up.
+let errorReportModule: typeof import('./error-report') | undefined
+function errorReport (): typeof import('./error-report') {
+  return (errorReportModule ??= require('./error-report') as typeof import('./error-report'))
 }
 
 function restoreParent (span: Span): void {
