@@ -1,7 +1,8 @@
 'use strict'
 // `npm run bench`: overhead of apm against no agent and against peer agents, on four scenario apps, written as
 // Markdown tables into benchmarks/README.md. Flags: --quick (1 short round), --only=hello,express,pg,fetch,
-// --agents=none,apm,…, --rounds=N, --duration=S, --no-startup, --no-write, --node-args='…' (experiments),
+// --agents=none,apm,…, --rounds=N, --duration=S, --no-startup, --no-write, --autocannon (instead of wrk),
+// --node-args='…' (experiments),
 // --micro (hot-path micro-benchmarks).
 const { execFileSync, spawn, spawnSync } = require('node:child_process')
 const { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } = require('node:fs')
@@ -88,10 +89,11 @@ function pinning () {
     normal = ['nice', '-n', '10']
     sinkNote = ' (the sink at a higher priority)'
   } catch {}
-  return { app: [...normal, 'taskset', '-c', '0'], load: [...normal, 'taskset', '-c', '1'], appCpu: '0', loadCpu: '1', note: `app on CPU 0; wrk, sink${sinkNote}, PostgreSQL and downstream on CPU 1` }
+  return { app: [...normal, 'taskset', '-c', '0'], load: [...normal, 'taskset', '-c', '1'], appCpu: '0', loadCpu: '1', note: `app on CPU 0; load generator, sink${sinkNote}, PostgreSQL and downstream on CPU 1` }
 }
 
 function loadGenerator () {
+  if (flag('autocannon')) return autocannon()
   if (!which('wrk') && process.getuid?.() === 0 && which('apt-get')) {
     log('wrk not found: apt-get install -y wrk')
     spawnSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'ignore' })
@@ -100,6 +102,10 @@ function loadGenerator () {
     const v = spawnSync('wrk', ['--version'], { encoding: 'utf8' })
     return { kind: 'wrk', version: ((v.stdout || '') + (v.stderr || '')).split('\n')[0].trim().split(' ').slice(0, 2).join(' ') }
   }
+  return autocannon()
+}
+
+function autocannon () {
   const ac = join(PEERS, 'autocannon', 'autocannon.js')
   if (!existsSync(ac)) {
     log('wrk unavailable: installing autocannon into benchmarks/peers as the fallback load generator')
