@@ -37,6 +37,9 @@ export function defineInstrumentation (instrumentation: Instrumentation): Instru
 
 const builtins = new Set(builtinModules)
 
+/** Set on globalThis by the preload entries that register import-in-the-middle's ESM loader hook. */
+export const ESM_LOADER_REGISTERED = Symbol.for('apm.esm-loader-registered')
+
 // Where the explicit middleware is the way out of an unhookable load order.
 const MIDDLEWARE_HINT: Record<string, string> = {
   express: '; or add app.use(agent.middleware.express()) as the first middleware',
@@ -95,8 +98,10 @@ export class Loader {
     } catch (err) {
       this.#log.error(`could not hook require(): ${String(err)}; modules loaded with require are not instrumented`)
     }
+    // import-in-the-middle only sees `import`s when its loader hook is registered (lib/start.mts, or lib/start.ts for
+    // an ES module entry), which says so first: without it, loading the library would only cost start-up time.
+    if ((globalThis as Record<symbol, unknown>)[ESM_LOADER_REGISTERED] !== true) return
     try {
-      // Only sees `import`s when the ESM loader hook is registered (`node --import apm/start`, lib/start.mts).
       const iitm = require('import-in-the-middle') as { Hook: new (modules: string[], options: object, hook: (namespace: any, name: string, basedir?: string) => unknown) => { unhook (): void } }
       this.#esmHook = new iitm.Hook(external, {}, (namespace, name, basedir) => this.#onImport(namespace, name, basedir ?? ''))
     } catch (err) {

@@ -15,6 +15,8 @@ try {
   const { registerOptions, waitForAllMessagesAcknowledged } = iitm.createAddHookMessageChannel()
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions)
   hooksAcknowledged = waitForAllMessagesAcknowledged
+  // Tells the agent's Loader to create its import-in-the-middle Hook (lib/instrument.ts, ESM_LOADER_REGISTERED).
+  ;(globalThis as Record<symbol, unknown>)[Symbol.for('apm.esm-loader-registered')] = true
 } catch (err) {
   process.emitWarning(`apm: could not register the ESM loader hook (${String(err)}); modules loaded with import are not instrumented`)
 }

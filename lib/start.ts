@@ -7,10 +7,14 @@ import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import agent from './index'
 import { instrumentations } from '../instrumentations/index'
+import { ESM_LOADER_REGISTERED } from './instrument'
 
+const esmEntry = isEsmEntry(process.argv[1])
+// The loader hook is registered below, after start(): tell the agent's Loader to create its import Hook now.
+if (esmEntry) (globalThis as Record<symbol, unknown>)[ESM_LOADER_REGISTERED] = true
 agent.start()
 
-if (agent.isStarted() && isEsmEntry(process.argv[1])) {
+if (agent.isStarted() && esmEntry) {
   // A static include list (no message channel: a CommonJS preload cannot wait for acknowledgements, and needs not:
   // register() returns once the loader is initialized, before the entry module is loaded).
   const disabled = agent.config?.disableInstrumentations ?? []
