@@ -6,6 +6,7 @@ import type { StartTransactionOptions, Tracer } from '../lib/tracer'
 import { SpanKind, type Span, type Transaction } from '../lib/trace/span'
 import { unwrap, wrap } from '../lib/wrap'
 import { AGENT_USER_AGENT_PREFIX } from '../lib/version'
+import { httpMethod } from '../lib/semconv'
 import { isSensitiveName, redactUrl, REDACTED_HEADER_VALUE } from '../lib/sanitize'
 
 const kTransaction = Symbol('apm.transaction')
@@ -13,9 +14,6 @@ const kSpan = Symbol('apm.span')
 
 type TracedResponse = ServerResponse & { [kTransaction]?: Transaction }
 type TracedRequest = ClientRequest & { [kSpan]?: Span }
-
-// Methods named as-is; anything else is `_OTHER` (semantic conventions), keeping names low-cardinality.
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY'])
 
 function pathOf (url: string | undefined): string {
   if (url === undefined || url === '') return '/'
@@ -76,7 +74,7 @@ function patchServer (proto: { emit: (...args: any[]) => boolean }, tracer: Trac
 export function traceIncomingRequest (tracer: Tracer, req: IncomingMessage, res: TracedResponse, scheme: 'http' | 'https'): Transaction {
   const headers = req.headers
   const rawMethod = req.method ?? 'GET'
-  const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER'
+  const method = httpMethod(rawMethod)
   const path = pathOf(req.url)
   // One options object for every request: startTransaction reads it and keeps nothing.
   txOptions.traceparent = headers.traceparent
@@ -187,7 +185,7 @@ function traceClientRequest (req: TracedRequest, tracer: Tracer, defaultPort: nu
       if (traceState !== undefined && req.getHeader('tracestate') === undefined) req.setHeader('tracestate', traceState)
     }
     if (span === undefined) return
-    span.setAttribute('http.request.method', KNOWN_METHODS.has(method) ? method : '_OTHER')
+    span.setAttribute('http.request.method', httpMethod(method))
     span.setAttribute('server.address', address)
     span.setAttribute('server.port', port)
     span.setAttribute('url.full', redactUrl(req.protocol + '//' + (hostHeader ?? address) + req.path))

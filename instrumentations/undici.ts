@@ -6,6 +6,7 @@ import { defineInstrumentation } from '../lib/instrument'
 import type { Tracer } from '../lib/tracer'
 import { SpanKind, type Span } from '../lib/trace/span'
 import { redactUrl } from '../lib/sanitize'
+import { httpMethod } from '../lib/semconv'
 
 // undici publishes on these by name, Node's bundled copy (global fetch) and the npm package alike, so one
 // subscription covers both. Each is published only while it has a subscriber (`hasSubscribers`), so after
@@ -28,9 +29,6 @@ interface UndiciRequest {
 interface CreateMessage { request: UndiciRequest }
 interface HeadersMessage { request: UndiciRequest, response: { statusCode: number } }
 interface ErrorMessage { request: UndiciRequest, error: unknown }
-
-// Methods named as-is; anything else is `_OTHER` (semantic conventions), keeping names low-cardinality.
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY'])
 
 // The span of each request in flight. headers/trailers/error are published from socket callbacks, whose
 // async context is whatever request opened the connection, so the span is found from the request object.
@@ -153,7 +151,7 @@ class FetchTracer {
       const origin = parseOrigin(request.origin)
       if (origin === null) return
       const rawMethod = typeof request.method === 'string' ? request.method : 'GET'
-      const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER'
+      const method = httpMethod(rawMethod)
       const span = tracer.startSpan(method + ' ' + origin.display, 'external', { kind: SpanKind.CLIENT, parent })
       if (span !== undefined) {
         span.setAttribute('http.request.method', method)

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { NameSource, type Tracer } from './tracer'
 import { SpanKind, type Transaction } from './trace/span'
 import { traceIncomingRequest } from '../instrumentations/http'
+import { httpMethod } from './semconv'
 
 /** Per-request framework state, kept on the framework's request object under a Symbol. */
 export interface RequestState {
@@ -14,26 +15,19 @@ export interface RequestState {
   captured: unknown
 }
 
-// Methods named as-is; anything else is `_OTHER` (as the http instrumentation does).
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY'])
-
-export function methodOf (method: unknown): string {
-  return typeof method === 'string' && KNOWN_METHODS.has(method) ? method : '_OTHER'
-}
-
 export function newState (tx: Transaction): RequestState {
   return { tx, mounts: [], captured: undefined }
 }
 
 /** `METHOD unknown route`: the name of a request no route matched (never the raw path). */
 export function nameUnknownRoute (tracer: Tracer, state: RequestState, method: unknown): void {
-  tracer.setTransactionName(state.tx, methodOf(method) + ' unknown route', NameSource.FRAMEWORK)
+  tracer.setTransactionName(state.tx, httpMethod(method) + ' unknown route', NameSource.FRAMEWORK)
 }
 
 /** Name the transaction `METHOD <route>` and set http.route; a name given by the user still wins. */
 export function nameRoute (tracer: Tracer, state: RequestState, method: unknown, route: string): void {
   const tx = state.tx
-  tracer.setTransactionName(tx, methodOf(method) + ' ' + route, NameSource.FRAMEWORK)
+  tracer.setTransactionName(tx, httpMethod(method) + ' ' + route, NameSource.FRAMEWORK)
   if (tx.sampled) tx.setAttribute('http.route', route)
 }
 
