@@ -72,6 +72,8 @@ if (!browserAvailable()) {
       t.ok(tx && http && http.x > tx.x + tx.width * 0.35 && http.x + http.width < tx.x + tx.width * 0.5, 'the outgoing call sits at 40-47.5 % of the trace')
       await page.click('.wf-label >> text=GET api.example.com')
       const details = page.locator('.span-details details:target')
+      // The page opens the target on 'hashchange', which can land just after the click returns.
+      await page.waitForFunction(() => document.querySelector('.span-details details:target')?.hasAttribute('open'), null, { timeout: 5000 }).catch(() => {})
       t.equal(await details.getAttribute('open'), '', 'the linked span details open')
       t.match(await details.innerText(), /url\.full\s+https:\/\/api\.example\.com\/rates/, 'clicking a span shows its attributes')
     })
