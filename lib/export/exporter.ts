@@ -1,8 +1,11 @@
-// The export pipeline: bounded queues → batches (encode + gzip off the request path) → one request in flight → retry.
+// The export pipeline: bounded queues → batches (gzip off the main thread) → one request in flight → retry.
+// Spans are encoded as they end, into the raw JSON of the batch being built (SpanBatch); errors (log records) wait
+// in their own queue as objects and are encoded when their batch is taken.
 import { gzip, gzipSync } from 'node:zlib'
 import type { Logger } from '../logger'
 import type { AttributeValue, Span } from '../trace/span'
-import { encodeLogRecord, encodeLogs, encodeSpan, encodeTraces, type LogRecordInput, type Scope } from './otlp'
+import { DOCUMENT_TAIL, encodeLogRecord, encodeLogs, encodeSpan, tracesHead, type LogRecordInput, type Scope } from './otlp'
+import { SpanBatch } from './span-batch'
 import { emptyStats, type AgentStats, type DropReason } from './stats'
 import type { SyncRequest } from './sync-send'
 import type { SendResult, Transport } from './transport'
@@ -27,12 +30,14 @@ interface Batch {
 const RETRYABLE = new Set([429, 502, 503, 504])
 const MAX_RETRY_AFTER_MS = 60_000
 const BACKOFF_BASE_MS = 500
-// Encoding yields to the event loop after this much work in one turn (the clock is read every 16 events). A fixed
-// count of events per turn capped the exporter at ~30k spans/s on a saturated app, whose turns last 1–2 ms.
+// Encoding log records yields to the event loop after this much work in one turn (the clock is read every 16 events).
 const ENCODE_SLICE_MS = 2
-// The queues are bounded in size as well as in count: at most this many characters of event text per queue slot
-// on average (the default attribute value limit), so a queue of maximal events cannot take gigabytes.
+// The queues are bounded in size as well as in count: at most this many characters (spans: encoded bytes) per queue
+// slot on average (the default attribute value limit), so a queue of maximal events cannot take gigabytes.
 const CHARS_PER_SLOT = 8192
+// A batch's buffer starts at this size and grows by doubling; one buffer up to SPARE_MAX_BYTES is kept for reuse.
+const BATCH_INITIAL_BYTES = 64 * 1024
+const SPARE_MAX_BYTES = 1024 * 1024
 // Fixed cost of an event besides its text: ids, times, kind, status, the objects holding them.
 const EVENT_OVERHEAD_CHARS = 256
 
@@ -49,7 +54,7 @@ function nextTurn (): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
 }
 
-function gzipAsync (json: string): Promise<Buffer> {
+function gzipAsync (json: string | Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     gzip(json, { level: 3 }, (err, out) => { if (err) reject(err); else resolve(out) })
   })
@@ -63,12 +68,20 @@ export class Exporter {
   readonly #scope: Scope
   readonly #maxLogQueue: number
   readonly #stats: AgentStats = emptyStats()
-  #spans: Span[] = []
+  readonly #tracesHead: Buffer
+  readonly #tail = Buffer.from(DOCUMENT_TAIL)
+  // Spans: the batch being written, and full batches waiting to be sent (oldest first); their span and byte counts.
+  #open: SpanBatch | undefined
+  #full: SpanBatch[] = []
+  #queuedSpans = 0
+  #spanBytes = 0
+  // The batch being compressed (its JSON stays readable for drainSync until it is sent), and a buffer to reuse.
+  #compressing: SpanBatch | undefined
+  #spare: Buffer | undefined
   #logs: LogRecordInput[] = []
-  // Estimated characters held by each queue, and their budgets.
-  #spanChars = 0
+  // Estimated characters held by the error queue; the budgets.
   #logChars = 0
-  readonly #maxSpanChars: number
+  readonly #maxSpanBytes: number
   readonly #maxLogChars: number
   #timer: NodeJS.Timeout | undefined
   #immediate: NodeJS.Immediate | undefined
@@ -90,30 +103,77 @@ export class Exporter {
     this.#scope = scope
     // Errors have their own, smaller queue: a flood of spans never pushes an error out.
     this.#maxLogQueue = Math.max(16, Math.min(1024, Math.ceil(options.maxQueueSize / 4)))
-    this.#maxSpanChars = options.maxQueueSize * CHARS_PER_SLOT
+    this.#tracesHead = Buffer.from(tracesHead(resource, scope))
+    this.#maxSpanBytes = options.maxQueueSize * CHARS_PER_SLOT
     this.#maxLogChars = this.#maxLogQueue * CHARS_PER_SLOT
   }
 
   stats (): AgentStats {
     const s = this.#stats
-    return { ...s, droppedByReason: { ...s.droppedByReason }, queued: this.#spans.length + this.#logs.length, inFlight: (this.#pending?.count ?? 0) + this.#encoding }
+    return { ...s, droppedByReason: { ...s.droppedByReason }, queued: this.#queuedSpans + this.#logs.length, inFlight: (this.#pending?.count ?? 0) + this.#encoding }
   }
 
-  /** Queue an ended span. O(1); never throws; drops (and counts) the newest when full. */
+  /** Encode an ended span into the open batch. Never throws; drops (and counts) the newest when the queue is full. */
   pushSpan (span: Span): void {
     this.#stats.produced++
-    if (this.#closed || this.#spans.length >= this.#options.maxQueueSize) {
+    if (this.#closed || this.#queuedSpans >= this.#options.maxQueueSize) {
       this.#drop(this.#closed ? 'shutdown' : 'queue_full', 1)
       return
     }
-    const chars = spanChars(span)
-    if (this.#spanChars + chars > this.#maxSpanChars && this.#spans.length > 0) {
+    let json: string
+    try {
+      json = encodeSpan(span)
+    } catch (err) {
+      this.#drop('encode', 1)
+      this.#log.limited('error', 'encode', `could not encode a span: ${String(err)}`)
+      return
+    }
+    if (this.#spanBytes + json.length > this.#maxSpanBytes && this.#queuedSpans > 0) {
       this.#drop('queue_full', 1)
       return
     }
-    this.#spanChars += chars
-    this.#spans.push(span)
-    this.#schedule(this.#spans.length >= this.#options.maxBatchSize)
+    const limit = this.#options.maxRequestBytes
+    let batch = this.#open ?? (this.#open = this.#newBatch())
+    let before = batch.bytes
+    if (!batch.append(json, limit)) {
+      // Too big for what is left of this request: it starts the next one, unless it cannot fit in any.
+      if (batch.count > 0) {
+        this.#closeOpen()
+        batch = this.#open = this.#newBatch()
+        before = batch.bytes
+      }
+      if (!batch.append(json, limit)) {
+        this.#drop('too_large', 1)
+        return
+      }
+    }
+    this.#queuedSpans++
+    this.#spanBytes += batch.bytes - before
+    if (batch.count >= this.#options.maxBatchSize) {
+      this.#closeOpen()
+      this.#schedule(true)
+    } else {
+      this.#schedule(false)
+    }
+  }
+
+  #newBatch (): SpanBatch {
+    const spare = this.#spare
+    this.#spare = undefined
+    return new SpanBatch(this.#tracesHead, this.#tail, spare ?? Buffer.allocUnsafeSlow(BATCH_INITIAL_BYTES))
+  }
+
+  // The open batch joins the full ones (in order), to be sent next.
+  #closeOpen (): void {
+    const batch = this.#open
+    this.#open = undefined
+    if (batch !== undefined && batch.count > 0) this.#full.push(batch)
+  }
+
+  // A sent (or dropped) batch's buffer is kept for the next batch when it is not too large.
+  #recycle (batch: SpanBatch): void {
+    const buf = batch.buffer
+    if (buf.length <= SPARE_MAX_BYTES && (this.#spare === undefined || this.#spare.length < buf.length)) this.#spare = buf
   }
 
   pushLog (record: LogRecordInput): void {
@@ -134,7 +194,7 @@ export class Exporter {
 
   /** True when nothing is queued, in flight or waiting for a retry. */
   get idle (): boolean {
-    return this.#spans.length === 0 && this.#logs.length === 0 && this.#pending === undefined && !this.#running
+    return this.#queuedSpans === 0 && this.#logs.length === 0 && this.#pending === undefined && !this.#running
   }
 
   /**
@@ -181,10 +241,12 @@ export class Exporter {
     clearTimeout(this.#retryTimer)
     if (this.#immediate !== undefined) clearImmediate(this.#immediate)
     this.#timer = this.#retryTimer = this.#immediate = undefined
-    const left = this.#spans.length + this.#logs.length + (this.#pending?.count ?? 0)
-    this.#spans = []
+    const left = this.#queuedSpans + this.#logs.length + (this.#pending?.count ?? 0)
+    this.#open = undefined
+    this.#full = []
+    this.#queuedSpans = this.#spanBytes = 0
     this.#logs = []
-    this.#spanChars = this.#logChars = 0
+    this.#logChars = 0
     this.#pending = undefined
     if (left > 0) this.#drop('shutdown', left)
     await this.#transport.close()
@@ -204,11 +266,15 @@ export class Exporter {
       const parts = this.#encodeAll(this.#logs.splice(0, max), encodeLogRecord, limit, this.#logs)
       if (parts.length > 0) out.push({ path: '/v1/logs', body: gzipSync(encodeLogs(this.#resource, this.#scope, parts), { level: 1 }) })
     }
-    while (this.#spans.length > 0) {
-      const parts = this.#encodeAll(this.#spans.splice(0, max), encodeSpan, limit, this.#spans)
-      if (parts.length > 0) out.push({ path: '/v1/traces', body: gzipSync(encodeTraces(this.#resource, this.#scope, parts), { level: 1 }) })
-    }
-    this.#spanChars = this.#logChars = 0
+    // The batch being compressed is sent from its JSON (its compression finishing later changes nothing).
+    const compressing = this.#compressing
+    this.#compressing = undefined
+    this.#closeOpen()
+    const batches = compressing === undefined ? this.#full : [compressing, ...this.#full]
+    for (const batch of batches) out.push({ path: '/v1/traces', body: gzipSync(batch.finish(), { level: 1 }) })
+    if (compressing !== undefined) this.#encoding = 0
+    this.#full = []
+    this.#queuedSpans = this.#spanBytes = this.#logChars = 0
     return out
   }
 
@@ -266,9 +332,9 @@ export class Exporter {
           break
         }
         this.#pending = undefined
-        const queued = this.#spans.length + this.#logs.length
-        if (queued === 0) break
-        if (!this.#flushRequested && this.#logs.length === 0 && this.#spans.length < this.#options.maxBatchSize) break
+        if (this.#queuedSpans + this.#logs.length === 0) break
+        // A partly filled batch waits for its time unless a flush asked for everything.
+        if (!this.#flushRequested && this.#logs.length === 0 && this.#full.length === 0) break
       }
     } finally {
       this.#running = false
@@ -276,7 +342,7 @@ export class Exporter {
       const waiters = this.#waiters
       this.#waiters = []
       for (const w of waiters) w()
-      if (this.#retryTimer === undefined && (this.#spans.length > 0 || this.#logs.length > 0)) this.#schedule(false)
+      if (this.#retryTimer === undefined && (this.#queuedSpans > 0 || this.#logs.length > 0)) this.#schedule(false)
     }
   }
 
@@ -285,56 +351,63 @@ export class Exporter {
     this.#kick()
   }
 
-  // Take, encode and compress the next batch: errors first, then spans. Encoding runs in slices over several
-  // turns of the event loop and compression on the thread pool, so a full batch never blocks the app for long.
+  // Take and compress the next batch: errors first (encoded here, in slices over several turns of the event loop),
+  // then spans (already encoded as they ended). Compression runs on the thread pool.
   async #takeBatch (): Promise<Batch | undefined> {
     for (;;) {
-      const max = this.#options.maxBatchSize
       let path: Batch['path']
-      let parts: string[]
+      let count: number
+      let json: string | Buffer
+      let spans: SpanBatch | undefined
       if (this.#logs.length > 0) {
         path = '/v1/logs'
-        const records = this.#logs.splice(0, max)
+        const records = this.#logs.splice(0, this.#options.maxBatchSize)
         this.#logChars = this.#logs.length === 0 ? 0 : Math.max(0, this.#logChars - sumChars(records, logChars))
-        parts = await this.#encodeSliced(records, encodeLogRecord, (rest) => {
+        const parts = await this.#encodeSliced(records, encodeLogRecord, (rest) => {
           this.#logs = rest.concat(this.#logs)
           this.#logChars += sumChars(rest, logChars)
         })
-      } else if (this.#spans.length > 0) {
-        path = '/v1/traces'
-        let spans = this.#spans
-        if (spans.length <= max) this.#spans = []
-        else spans = spans.splice(0, max)
-        this.#spanChars = this.#spans.length === 0 ? 0 : Math.max(0, this.#spanChars - sumChars(spans, spanChars))
-        parts = await this.#encodeSliced(spans, encodeSpan, (rest) => {
-          this.#spans = rest.concat(this.#spans)
-          this.#spanChars += sumChars(rest, spanChars)
-        })
+        if (parts.length === 0) {
+          if (this.#closed) return undefined
+          continue
+        }
+        count = parts.length
+        json = encodeLogs(this.#resource, this.#scope, parts)
       } else {
-        return undefined
+        if (this.#full.length === 0) this.#closeOpen()
+        spans = this.#full.shift()
+        if (spans === undefined) return undefined
+        path = '/v1/traces'
+        count = spans.count
+        this.#queuedSpans -= count
+        this.#spanBytes = this.#queuedSpans === 0 ? 0 : this.#spanBytes - spans.bytes
+        this.#encoding = count
+        this.#compressing = spans
+        json = spans.finish()
       }
-      if (parts.length === 0) {
-        if (this.#closed) return undefined
-        continue
-      }
-      const json = path === '/v1/logs' ? encodeLogs(this.#resource, this.#scope, parts) : encodeTraces(this.#resource, this.#scope, parts)
       let body: Buffer | undefined
       try {
         body = await gzipAsync(json)
       } catch (err) {
         this.#log.limited('error', 'gzip', `could not compress an export batch: ${String(err)}`)
       }
+      if (spans !== undefined) {
+        // drainSync sent this batch while it was being compressed.
+        if (this.#compressing !== spans) return undefined
+        this.#compressing = undefined
+        this.#recycle(spans)
+      }
       this.#encoding = 0
       if (this.#closed) {
         // close() gave up while this batch was being prepared.
-        this.#drop('shutdown', parts.length)
+        this.#drop('shutdown', count)
         return undefined
       }
       if (body === undefined) {
-        this.#drop('encode', parts.length)
+        this.#drop('encode', count)
         continue
       }
-      const batch: Batch = { path, body, count: parts.length, attempt: 0 }
+      const batch: Batch = { path, body, count, attempt: 0 }
       this.#pending = batch
       return batch
     }
@@ -441,7 +514,7 @@ export class Exporter {
         ? Math.max(Math.min(result.retryAfterMs, MAX_RETRY_AFTER_MS), backoff)
         : backoff
       const why = result.status === 0 ? (result as { error: Error }).error.message : `HTTP ${result.status}`
-      const message = `export to ${batch.path} failed (${why}); retrying in ${delay} ms, ${batch.count} events held, ${this.#spans.length + this.#logs.length} queued`
+      const message = `export to ${batch.path} failed (${why}); retrying in ${delay} ms, ${batch.count} events held, ${this.#queuedSpans + this.#logs.length} queued`
       if (!this.#log.limited('warn', 'export-retry', message)) this.#log.debug(message)
       return delay
     }
@@ -481,13 +554,6 @@ function attributeChars (attributes: Record<string, AttributeValue>): number {
     else if (Array.isArray(value)) for (let i = 0; i < value.length; i++) n += typeof value[i] === 'string' ? (value[i] as string).length : 8
     else n += 8
   }
-  return n
-}
-
-function spanChars (span: Span): number {
-  let n = EVENT_OVERHEAD_CHARS + span.name.length + attributeChars(span.attributes) + (span.statusMessage?.length ?? 0)
-  const events = span.events
-  if (events !== null) for (let i = 0; i < events.length; i++) n += events[i]!.name.length + attributeChars(events[i]!.attributes)
   return n
 }
 

@@ -175,18 +175,26 @@ function encodeSpan (span: Span): string {
 /** Encode one span for a batch; exposed separately so the exporter can size batches. */
 export { encodeSpan }
 
+/** A traces document up to its spans array: the exporter writes spans after it as they end. */
+export function tracesHead (resource: string, scope: Scope): string {
+  return '{"resourceSpans":[{"resource":' + resource + ',"scopeSpans":[{"scope":' + encodeScope(scope) + ',"spans":['
+}
+
+/** What closes a document opened by tracesHead or encodeLogs' head. */
+export const DOCUMENT_TAIL = ']}]}]}'
+
 export function encodeTraces (resource: string, scope: Scope, encodedSpans: string[]): string {
-  return joinBatch('{"resourceSpans":[{"resource":' + resource + ',"scopeSpans":[{"scope":' + encodeScope(scope) + ',"spans":[', encodedSpans)
+  return joinBatch(tracesHead(resource, scope), encodedSpans)
 }
 
 // head + items joined by commas + the closing brackets, built by one join: wrapping the joined string in
 // another concatenation would make the body a rope that is copied once more before it is compressed.
 function joinBatch (head: string, items: string[]): string {
   const n = items.length
-  if (n === 0) return head + ']}]}]}'
+  if (n === 0) return head + DOCUMENT_TAIL
   const pieces = items.slice()
   pieces[0] = head + pieces[0]
-  pieces[n - 1] = pieces[n - 1] + ']}]}]}'
+  pieces[n - 1] = pieces[n - 1] + DOCUMENT_TAIL
   return pieces.join(',')
 }
 

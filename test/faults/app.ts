@@ -7,7 +7,7 @@ import type { AgentStats } from '../../lib/export/stats'
 export interface Reply {
   id: number
   stats: AgentStats
-  memory: { rss: number, heapUsed: number }
+  memory: { rss: number, heapUsed: number, arrayBuffers: number }
   load: { sent: number, ok: number, errors: string[], errorCount: number, maxLatencyMs: number }
   [key: string]: any
 }
