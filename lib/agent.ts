@@ -1,21 +1,15 @@
 // Agent: the public API (start, transactions, spans, errors, flush, shutdown). Every method is a cheap no-op
 // before start() and never throws into the app.
-import { randomUUID } from 'node:crypto'
-import { hostname } from 'node:os'
 import { resolveConfig, type AgentOptions, type Config } from './config'
 import { enter, storage } from './context'
-import { Exporter } from './export/exporter'
-import { encodeResource } from './export/otlp'
+import type { Exporter } from './export/exporter'
 import { emptyStats, type AgentStats } from './export/stats'
-import { Transport } from './export/transport'
-import { Loader } from './instrument'
+import type { Loader } from './instrument'
 import { logger } from './logger'
-import { Middleware } from './middleware'
-import { Recorder } from './recorder'
-import { SpanKind, type AttributeValue, type Span, type Transaction } from './trace/span'
+import type { Middleware } from './middleware'
+import type { Recorder } from './recorder'
+import type { AttributeValue, Span, Transaction } from './trace/span'
 import { NameSource } from './tracer'
-import { instrumentations } from '../instrumentations/index'
-import { installCrashHandlers } from './crash'
 import type { PendingError } from './error-report'
 
 import { AGENT_USER_AGENT_PREFIX, VERSION } from './version'
@@ -56,8 +50,13 @@ export class Agent {
   // Errors waiting for their source context; emitted at once if the process is about to die.
   readonly #pendingErrors = new Set<PendingError>()
 
+  #middleware: Middleware | undefined
+
   /** Explicit framework middleware: `app.use(agent.middleware.express())`; pass-through until start(). */
-  readonly middleware = new Middleware(() => this.#recorder)
+  get middleware (): Middleware {
+    // Loaded on first use: it brings the express and koa instrumentations' code.
+    return (this.#middleware ??= new (require('./middleware') as typeof import('./middleware')).Middleware(() => this.#recorder))
+  }
 
   /** Start the agent. Never throws; a second call warns and returns the running agent. */
   start (options?: AgentOptions): this {
@@ -85,6 +84,16 @@ export class Agent {
       logger.debug('active is false: apm records nothing')
       return
     }
+    // The recording machinery loads only when active: `active: false` costs the configuration and nothing else.
+    const { randomUUID } = require('node:crypto') as typeof import('node:crypto')
+    const { hostname } = require('node:os') as typeof import('node:os')
+    const { Exporter } = require('./export/exporter') as typeof import('./export/exporter')
+    const { encodeResource } = require('./export/otlp') as typeof import('./export/otlp')
+    const { Transport } = require('./export/transport') as typeof import('./export/transport')
+    const { Recorder } = require('./recorder') as typeof import('./recorder')
+    const { Loader } = require('./instrument') as typeof import('./instrument')
+    const { instrumentations } = require('../instrumentations/index') as typeof import('../instrumentations/index')
+    const { installCrashHandlers } = require('./crash') as typeof import('./crash')
     const headers: Record<string, string> = { ...config.headers }
     if (config.secretToken !== undefined) {
       if (insecureTokenTarget(config.serverUrl) && !config.allowInsecureToken) {
@@ -190,7 +199,6 @@ export class Agent {
     if (recorder === undefined) return null
     try {
       const tx = recorder.startTransaction(safeName(name, 'unnamed'), safeName(type, 'custom'), {
-        kind: SpanKind.INTERNAL,
         traceparent: options?.traceparent,
         tracestate: options?.tracestate,
         startTime: typeof options?.startTime === 'number' ? options.startTime : undefined

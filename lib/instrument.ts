@@ -1,4 +1,5 @@
-// The loader: instrumentations declared as data (module + semver range + patch/unpatch), applied on require/import.
+// The loader: instrumentations declared as data (module + semver range + patch/unpatch), loaded and applied when
+// their module is first required or imported.
 import { builtinModules, syncBuiltinESMExports } from 'node:module'
 import { readFileSync } from 'node:fs'
 import { join, sep } from 'node:path'
@@ -13,13 +14,17 @@ export interface PatchContext {
   basedir: string
 }
 
-export interface Target {
+/** What a target instruments, as plain data: the registry declares it without loading the instrumentation. */
+export interface TargetSpec {
   /** npm name, or a builtin without its `node:` prefix. */
   module: string
   /** semver range of supported versions; ignored for builtins. */
   versions: string
   /** What a builtin target really instruments, for the README's versions table (e.g. fetch through a channel). */
   covers?: string
+}
+
+export interface Target extends TargetSpec {
   /** Patch the module's exports in place (preferred) or return replacement exports. */
   patch (exports: any, ctx: PatchContext): unknown
   unpatch? (exports: any): void
@@ -33,6 +38,16 @@ export interface Instrumentation {
 
 export function defineInstrumentation (instrumentation: Instrumentation): Instrumentation {
   return instrumentation
+}
+
+/**
+ * One entry of the registry (instrumentations/index.ts): the instrumentation's id and targets as data, and load(),
+ * which requires its code. The loader calls load() once, when it first sees a module of a target whose range fits.
+ */
+export interface RegistryEntry {
+  id: string
+  targets: TargetSpec[]
+  load (): Instrumentation
 }
 
 const builtins = new Set(builtinModules)
@@ -49,10 +64,15 @@ const MIDDLEWARE_HINT: Record<string, string> = {
 
 interface Patched { target: Target, exports: unknown }
 
+// Per hooked module: the registry entries that target it, with the ranges they declare.
+interface ModuleEntry { entry: RegistryEntry, versions: string[] }
+
 export class Loader {
   readonly #tracer: Tracer
   readonly #log: Logger
-  readonly #byModule = new Map<string, Target[]>()
+  readonly #byModule = new Map<string, ModuleEntry[]>()
+  // Instrumentations loaded so far, by id (null: load() threw, not retried).
+  readonly #loaded = new Map<string, Instrumentation | null>()
   readonly #patched: Patched[] = []
   readonly #seen = new WeakSet<object>()
   readonly #warned = new Set<string>()
@@ -60,15 +80,17 @@ export class Loader {
   #hook: { unhook (): void } | undefined
   #esmHook: { unhook (): void } | undefined
 
-  constructor (instrumentations: Instrumentation[], disabled: string[], tracer: Tracer, log: Logger) {
+  constructor (registry: RegistryEntry[], disabled: string[], tracer: Tracer, log: Logger) {
     this.#tracer = tracer
     this.#log = log
-    for (const inst of instrumentations) {
-      if (disabled.includes(inst.id)) continue
-      for (const target of inst.targets) {
-        const list = this.#byModule.get(target.module) ?? []
-        list.push(target)
-        this.#byModule.set(target.module, list)
+    for (const entry of registry) {
+      if (disabled.includes(entry.id)) continue
+      for (const spec of entry.targets) {
+        const list = this.#byModule.get(spec.module) ?? []
+        const known = list.find((m) => m.entry === entry)
+        if (known === undefined) list.push({ entry, versions: [spec.versions] })
+        else known.versions.push(spec.versions)
+        this.#byModule.set(spec.module, list)
       }
     }
   }
@@ -77,7 +99,10 @@ export class Loader {
     return [...this.#byModule.keys()]
   }
 
-  /** Patch builtins now; hook require (and import, when the ESM loader hook is registered) for the rest. */
+  /**
+   * Patch builtins now (loading their instrumentations); hook require (and import, when the ESM loader hook is
+   * registered) for the rest, whose instrumentations load with the first matching module.
+   */
   enable (): void {
     const external: string[] = []
     for (const name of this.#byModule.keys()) {
@@ -128,29 +153,50 @@ export class Loader {
 
   /** Apply every matching target to a module's exports. Returns the (possibly replaced) exports. */
   onModule (exports: any, name: string, basedir: string): any {
-    const targets = this.#byModule.get(name)
-    if (targets === undefined || exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) return exports
+    const entries = this.#byModule.get(name)
+    if (entries === undefined || exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) return exports
     if (this.#seen.has(exports)) return exports
     this.#seen.add(exports)
     const version = basedir === '' ? '' : readVersion(basedir)
-    // A module may have several targets for different version ranges (express 4 and 5): unsupported only if none fits.
-    if (basedir !== '' && !targets.some((target) => satisfies(version, target.versions))) {
-      this.#log.limited('info', `unsupported:${name}@${version}`, `${name}@${version} is outside the supported range ${targets.map((target) => target.versions).join(' || ')}; not instrumented`, Infinity)
+    // A module may have several targets for different version ranges (express 4 and 5): unsupported only if none
+    // fits. Decided from the registry's data, so an unsupported version does not even load the instrumentation.
+    if (basedir !== '' && !entries.some((m) => m.versions.some((range) => satisfies(version, range)))) {
+      const ranges = entries.flatMap((m) => m.versions).join(' || ')
+      this.#log.limited('info', `unsupported:${name}@${version}`, `${name}@${version} is outside the supported range ${ranges}; not instrumented`, Infinity)
       return exports
     }
-    for (const target of targets) {
-      if (basedir !== '' && !satisfies(version, target.versions)) continue
-      try {
-        const replaced = target.patch(exports, { tracer: this.#tracer, version, basedir })
-        if (replaced !== undefined && replaced !== exports) exports = replaced
-        this.#patched.push({ target, exports })
-        this.#log.debug(`instrumented ${name}${version === '' ? '' : '@' + version}`)
-      } catch (err) {
-        // A failing patch leaves the module as it was (patches must not half-apply) and says so once.
-        this.#log.limited('warn', `patch:${name}@${version}`, `could not instrument ${name}${version === '' ? '' : '@' + version}: ${String(err)}; left unpatched`, Infinity)
+    for (const { entry, versions } of entries) {
+      if (basedir !== '' && !versions.some((range) => satisfies(version, range))) continue
+      const inst = this.#load(entry)
+      if (inst === null) continue
+      for (const target of inst.targets) {
+        if (target.module !== name || (basedir !== '' && !satisfies(version, target.versions))) continue
+        try {
+          const replaced = target.patch(exports, { tracer: this.#tracer, version, basedir })
+          if (replaced !== undefined && replaced !== exports) exports = replaced
+          this.#patched.push({ target, exports })
+          this.#log.debug(`instrumented ${name}${version === '' ? '' : '@' + version}`)
+        } catch (err) {
+          // A failing patch leaves the module as it was (patches must not half-apply) and says so once.
+          this.#log.limited('warn', `patch:${name}@${version}`, `could not instrument ${name}${version === '' ? '' : '@' + version}: ${String(err)}; left unpatched`, Infinity)
+        }
       }
     }
     return exports
+  }
+
+  // The instrumentation's code, required on first use; a file that fails to load is reported once and skipped.
+  #load (entry: RegistryEntry): Instrumentation | null {
+    let inst = this.#loaded.get(entry.id)
+    if (inst !== undefined) return inst
+    try {
+      inst = entry.load()
+    } catch (err) {
+      inst = null
+      this.#log.warn(`could not load the ${entry.id} instrumentation: ${String(err)}; its modules are not instrumented`)
+    }
+    this.#loaded.set(entry.id, inst)
+    return inst
   }
 
   disable (): void {

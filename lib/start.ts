@@ -6,17 +6,17 @@ import { isBuiltin, register } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import agent from './index'
-import { instrumentations } from '../instrumentations/index'
-import { ESM_LOADER_REGISTERED } from './instrument'
 
 const esmEntry = isEsmEntry(process.argv[1])
-// The loader hook is registered below, after start(): tell the agent's Loader to create its import Hook now.
-if (esmEntry) (globalThis as Record<symbol, unknown>)[ESM_LOADER_REGISTERED] = true
+// The loader hook is registered below, after start(): tell the agent's Loader to create its import Hook now
+// (lib/instrument.ts ESM_LOADER_REGISTERED, not imported: with `active: false` the loader is never loaded).
+if (esmEntry) (globalThis as Record<symbol, unknown>)[Symbol.for('apm.esm-loader-registered')] = true
 agent.start()
 
 if (agent.isStarted() && esmEntry) {
   // A static include list (no message channel: a CommonJS preload cannot wait for acknowledgements, and needs not:
   // register() returns once the loader is initialized, before the entry module is loaded).
+  const { instrumentations } = require('../instrumentations/index') as typeof import('../instrumentations/index')
   const disabled = agent.config?.disableInstrumentations ?? []
   const include = new Set<string>()
   for (const inst of instrumentations) {
