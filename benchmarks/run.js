@@ -590,11 +590,16 @@ async function main () {
   const all = agentList(sink.url)
   const agents = all.filter((a) => opts.agents === undefined || opts.agents.includes(a.id) || a.id === 'none')
   // Experiments: --agents=apm+APM_TRANSACTION_SAMPLE_RATE=0 runs apm with that extra environment variable.
+  // --agents=apm@/tmp/dist-before runs another build of apm (a copy of dist/) for an A/B in the same run.
   for (const id of opts.agents ?? []) {
-    const m = /^apm\+(\w+)=(.*)$/.exec(id)
-    if (m === null) continue
     const apm = all.find((a) => a.id === 'apm')
-    agents.push({ ...apm, id, label: `apm ${m[1]}=${m[2]}`, env: { ...apm.env, [m[1]]: m[2] } })
+    const m = /^apm\+(\w+)=(.*)$/.exec(id)
+    if (m !== null) agents.push({ ...apm, id, label: `apm ${m[1]}=${m[2]}`, env: { ...apm.env, [m[1]]: m[2] } })
+    const build = /^apm@(.+)$/.exec(id)
+    if (build !== null) {
+      const entry = join(build[1], 'lib', 'start.js')
+      agents.push({ ...apm, id, label: `apm (${build[1]})`, nodeArgs: ['-r', entry], entry })
+    }
   }
   for (const a of agents) if (peerError !== undefined && a.missing !== undefined) a.missing = peerError
   const scenarios = SCENARIOS.filter((s) => opts.only === undefined ? s.experiment !== true : opts.only.includes(s.id))
