@@ -14,11 +14,15 @@ import {
   type RequestState
 } from '../lib/framework'
 
-const kState = Symbol('apm.express.state')
 const kPath = Symbol('apm.express.path')
-const kOuter = Symbol('apm.express.outer')
 
-type Req = { [kState]?: RequestState, [kOuter]?: boolean, method?: string, baseUrl?: string } & Record<string, any>
+// Per-request state, by request object: null when the outermost router saw the request outside any transaction
+// (the explicit middleware may still set one up). Kept off the request itself: express's req is an
+// IncomingMessage re-prototyped with ~30 own properties, where adding two Symbol keys cost ~3.5 µs per request
+// (CPU profile of benchmarks/apps/express-pg.js, express 5); the WeakMap costs ~0.3 µs.
+const states = new WeakMap<object, RequestState | null>()
+
+type Req = { method?: string, baseUrl?: string } & Record<string, any>
 type Layer = { [kPath]?: string, route?: { path?: unknown }, rawPath?: unknown, path?: unknown, params?: Record<string, unknown>, keys?: Array<{ name: string | number }> }
 
 /** The method names of one express generation: 4 uses snake_case, the `router` package camelCase. */
@@ -54,22 +58,22 @@ function patchRouterProto (proto: any, tracer: Tracer, flavour: Flavour): void {
   })
   wrap(proto, 'handle', (handle) => function (this: unknown, req: Req, res: unknown, out: unknown) {
     // Only the outermost router of a request sets it up; nested routers and sub-apps share its state.
-    if (!tracer.active || req === null || typeof req !== 'object' || req[kState] !== undefined || req[kOuter] === true || typeof out !== 'function') {
+    if (!tracer.active || req === null || typeof req !== 'object' || typeof out !== 'function' || states.has(req)) {
       return handle.apply(this, arguments as unknown as unknown[])
     }
-    req[kOuter] = true
     const tx = tracer.currentTransaction()
+    let state: RequestState | null = null
     if (tx !== undefined) {
-      const state = newState(tx)
-      req[kState] = state
+      state = newState(tx)
       nameUnknownRoute(tracer, state, req.method)
     }
+    states.set(req, state)
     // An error nobody handled leaves the router through its final callback (express's finalhandler for an app).
     // The state is read when that happens: without a transaction here, the explicit middleware may create one.
     const done = out as (...args: unknown[]) => unknown
     return handle.call(this, req, res, function (this: unknown, err: unknown) {
-      const state = req[kState]
-      if (state !== undefined && err !== undefined && err !== null) captureRequestError(tracer, state, err)
+      const state = states.get(req)
+      if (state !== undefined && state !== null && err !== undefined && err !== null) captureRequestError(tracer, state, err)
       return done.apply(this, arguments as unknown as unknown[])
     })
   })
@@ -95,8 +99,9 @@ function patchLayerProto (proto: any, tracer: Tracer, flavour: Flavour): void {
   if (typeof proto[flavour.handleRequest] !== 'function' || typeof proto[flavour.handleError] !== 'function') return
   patchedLayers.set(proto, flavour)
   wrap(proto, flavour.handleRequest, (handleRequest) => function (this: Layer, req: Req, res: unknown, next: unknown) {
-    const state = tracer.active && req !== null && typeof req === 'object' ? req[kState] : undefined
-    if (state === undefined) return handleRequest.apply(this, arguments as unknown as unknown[])
+    // (WeakMap#get of a non-object is undefined.)
+    const state = tracer.active ? states.get(req) : undefined
+    if (state === undefined || state === null) return handleRequest.apply(this, arguments as unknown as unknown[])
     if (this.route !== undefined) {
       const path = templateOf(this)
       if (path !== undefined) nameRoute(tracer, state, req.method, joinRoute(state.mounts, path))
@@ -116,9 +121,9 @@ function patchLayerProto (proto: any, tracer: Tracer, flavour: Flavour): void {
     return runInTransaction(tracer, state, handleRequest, this, arguments)
   })
   wrap(proto, flavour.handleError, (handleError) => function (this: Layer & { handle?: { length?: number } }, err: unknown, req: Req) {
-    const state = tracer.active && req !== null && typeof req === 'object' ? req[kState] : undefined
+    const state = tracer.active ? states.get(req) : undefined
     // Captured where an error handler ((err, req, res, next)) is about to see it.
-    if (state !== undefined && typeof this.handle === 'function' && this.handle.length === 4) captureRequestError(tracer, state, err)
+    if (state !== undefined && state !== null && typeof this.handle === 'function' && this.handle.length === 4) captureRequestError(tracer, state, err)
     return handleError.apply(this, arguments as unknown as unknown[])
   })
 }
@@ -219,7 +224,9 @@ export default defineInstrumentation({ id: 'express', targets })
 export function expressMiddleware (getTracer: () => Tracer | undefined): (req: any, res: any, next: (err?: unknown) => void) => void {
   return function apmExpressMiddleware (req: Req, res: any, next: (err?: unknown) => void) {
     const tracer = getTracer()
-    if (tracer === undefined || !tracer.active || req === null || typeof req !== 'object' || req[kState] !== undefined) return next()
+    if (tracer === undefined || !tracer.active || req === null || typeof req !== 'object') return next()
+    const existing = states.get(req)
+    if (existing !== undefined && existing !== null) return next()
     try {
       instrumentApp(req.app, tracer)
     } catch (err) {
@@ -229,7 +236,7 @@ export function expressMiddleware (getTracer: () => Tracer | undefined): (req: a
     const state = newState(tx)
     // Mounted in a sub-app, the mount path as matched is all that is known of the outer templates.
     if (typeof req.baseUrl === 'string' && req.baseUrl !== '') state.mounts.push(req.baseUrl)
-    req[kState] = state
+    states.set(req, state)
     nameUnknownRoute(tracer, state, req.method)
     if (owned) return tracer.withSpan(tx, next)
     next()
