@@ -1,14 +1,12 @@
 // pg: a CLIENT span per Client#query (callback, promise, submittable) and Client#connect; callbacks keep the caller's context.
 import { errorMonitor } from 'node:events'
 import { defineInstrumentation } from '../lib/instrument'
-import { obfuscateSql, sqlOperation, sqlSummary } from '../lib/sanitize'
-import type { Tracer } from '../lib/tracer'
+import { describeSql } from '../lib/sanitize'
+import type { StartSpanOptions, Tracer } from '../lib/tracer'
 import { SpanKind, type Span } from '../lib/trace/span'
 import { unwrap, wrap } from '../lib/wrap'
 
 const kSpan = Symbol('apm.pg.span')
-
-const MAX_SQL_LENGTH = 10_000
 
 type AnyFn = (...args: any[]) => any
 
@@ -99,6 +97,10 @@ function chain (promise: unknown, span: Span): unknown {
   )
 }
 
+// One options object for every query span: startSpan reads it and keeps nothing (the parent is passed in, so
+// the current span is looked up once per query).
+const queryOptions: StartSpanOptions = { kind: SpanKind.CLIENT, parent: undefined }
+
 function patchQuery (Client: { prototype: object }, tracer: Tracer): void {
   wrap(Client.prototype, 'query', (query) => function (this: PgClient, config: unknown, values: unknown, callback: unknown) {
     if (!tracer.active) return query.apply(this, arguments as unknown as unknown[])
@@ -131,7 +133,9 @@ function patchQuery (Client: { prototype: object }, tracer: Tracer): void {
     }
     if (index >= 0 && typeof cb !== 'function') return query.apply(this, arguments as unknown as unknown[])
 
-    const span = tracer.startSpan('postgresql', 'db', { kind: SpanKind.CLIENT })
+    queryOptions.parent = parent
+    const span = tracer.startSpan('postgresql', 'db', queryOptions)
+    queryOptions.parent = undefined
     if (span === undefined) {
       // No span (outside a transaction, unsampled, over the limit): still run the callback in the caller's context.
       if (typeof cb !== 'function') return query.apply(this, arguments as unknown as unknown[])
@@ -141,13 +145,14 @@ function patchQuery (Client: { prototype: object }, tracer: Tracer): void {
     let result: unknown
     try {
       const text = textOf(config)
-      if (text !== undefined) {
-        span.name = sqlSummary(text)
-        const operation = sqlOperation(text)
-        if (operation !== null) span.setAttribute('db.operation.name', operation)
+      // Summary, operation and obfuscated text (cut to 10,000 characters), computed once per distinct statement.
+      const sql = text === undefined ? undefined : describeSql(text)
+      if (sql !== undefined) {
+        span.name = sql.summary
+        if (sql.operation !== null) span.setAttribute('db.operation.name', sql.operation)
       }
       setConnectionAttributes(span, this)
-      if (text !== undefined) span.setAttribute('db.query.text', obfuscateSql(text, MAX_SQL_LENGTH))
+      if (sql !== undefined) span.setAttribute('db.query.text', sql.text)
     } catch (err) {
       tracer.log.limited('debug', 'pg-query', `pg query attributes not recorded: ${String(err)}`)
     }
@@ -181,7 +186,9 @@ function patchQuery (Client: { prototype: object }, tracer: Tracer): void {
 
 /** original.apply(thisArg, args) with the callback at `index` (3: as an explicit callback after config) replaced. */
 function callWith (original: AnyFn, thisArg: unknown, args: IArguments, index: number, callback: AnyFn): unknown {
-  if (index === 3) return original.call(thisArg, args[0], args[1], callback)
+  // The usual shapes, query(text, values, cb) (as Pool#query calls it) and query(text, cb), without copying arguments.
+  if (index === 3 || (index === 2 && args.length === 3)) return original.call(thisArg, args[0], args[1], callback)
+  if (index === 1 && args.length === 2) return original.call(thisArg, args[0], callback)
   const copy = Array.prototype.slice.call(args)
   copy[index] = callback
   return original.apply(thisArg, copy)

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { performance } from 'node:perf_hooks'
 import {
-  obfuscateSql, sqlSummary, sqlOperation, redactUrl, redactHeaders, isSensitiveName,
+  obfuscateSql, sqlSummary, sqlOperation, describeSql, redactUrl, redactHeaders, isSensitiveName,
   DEFAULT_SENSITIVE_QUERY_PARAMS, DEFAULT_SENSITIVE_HEADER_PATTERNS
 } from '../lib/sanitize'
 
@@ -157,6 +157,30 @@ t.test('sqlSummary and sqlOperation', async (t) => {
       const ms = bestOf(5, () => sqlSummary(input))
       t.ok(ms < 25, `${JSON.stringify(input.slice(0, 12))}… took ${ms.toFixed(2)} ms`)
     }
+  })
+})
+
+t.test('describeSql', async (t) => {
+  t.test('gives what sqlSummary, sqlOperation and obfuscateSql give, for every kind of statement', async (t) => {
+    const statements = [
+      'SELECT $1::int AS n', "SELECT * FROM users WHERE name = 'bob' AND id = 42", 'INSERT INTO public.orders VALUES (1)',
+      'WITH a AS (SELECT 1) UPDATE t SET x = 2', 'not sql at all', '', "SELECT '" + 'x'.repeat(12_000), 'BEGIN'
+    ]
+    for (const sql of statements) {
+      for (let k = 0; k < 2; k++) { // computed, then from the cache
+        t.same(describeSql(sql), { summary: sqlSummary(sql), operation: sqlOperation(sql), text: obfuscateSql(sql) }, sql.slice(0, 40))
+      }
+    }
+    t.same(describeSql(42 as unknown as string), { summary: 'postgresql', operation: null, text: '' })
+  })
+
+  t.test('describes a repeated statement once, and keeps at most a bounded number of them', async (t) => {
+    const first = describeSql('SELECT id FROM cached_once')
+    t.equal(describeSql('SELECT id FROM cached_once'), first)
+    for (let i = 0; i < 1000; i++) t.equal(describeSql(`SELECT ${i} FROM t${i}`).summary, `SELECT t${i}`)
+    const again = describeSql('SELECT id FROM cached_once')
+    t.not(again, first, 'evicted after many other statements')
+    t.same(again, first)
   })
 })
 
