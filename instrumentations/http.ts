@@ -136,12 +136,14 @@ function onResponseClose (this: TracedResponse): void {
     return
   }
   const status = this.statusCode
-  if (this.writableFinished || this.headersSent) {
+  // writableFinished is a getter walking the socket's state: read once.
+  const finished = this.writableFinished
+  if (finished || this.headersSent) {
     tx.setAttribute('http.response.status_code', status)
     const config = tx.sink.config
     if (config.captureHeaders) recordHeaders(tx, 'http.response.header.', this.getHeaders(), config.sanitizeFieldNames)
   }
-  if (!this.writableFinished) {
+  if (!finished) {
     // The client closed the connection before the response was complete.
     tx.result = 'aborted'
     tx.setAttribute('apm.aborted', true)
