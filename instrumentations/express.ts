@@ -19,7 +19,8 @@ const kPath = Symbol('apm.express.path')
 // Per-request state, by request object: null when the outermost router saw the request outside any transaction
 // (the explicit middleware may still set one up). Kept off the request itself: express's req is an
 // IncomingMessage re-prototyped with ~30 own properties, where adding two Symbol keys cost ~3.5 µs per request
-// (CPU profile of benchmarks/apps/express-pg.js, express 5); the WeakMap costs ~0.3 µs.
+// (CPU profile of benchmarks/apps/express-pg.js, express 5), and slowed express's own router code on it;
+// the WeakMap#set costs ~0.7 µs.
 const states = new WeakMap<object, RequestState | null>()
 
 type Req = { method?: string, baseUrl?: string } & Record<string, any>
