@@ -38,7 +38,7 @@ const exporters = []
 function recorder () {
   for (const e of exporters.splice(0)) e.drainSync()
   const transport = new Transport({ serverUrl: 'http://127.0.0.1:9', headers: {}, requestTimeoutMs: 1000, verifyServerCert: true, userAgent: 'micro' })
-  const exporter = new Exporter({ maxQueueSize: 1e9, maxBatchSize: 1e9, flushIntervalMs: 1e9, requestTimeoutMs: 1000, maxBackoffMs: 1000, maxRequestBytes: 1e9 }, transport, log, RESOURCE, SCOPE)
+  const exporter = new Exporter({ maxQueueSize: 1e9, maxBatchSize: 512, flushIntervalMs: 1e9, requestTimeoutMs: 1000, maxBackoffMs: 1000, maxRequestBytes: 4 * 1024 * 1024 }, transport, log, RESOURCE, SCOPE)
   exporters.push(exporter)
   return { rec: new Recorder(config, exporter, log), exporter }
 }

@@ -17,7 +17,17 @@ export interface Scope {
   version: string
 }
 
-const q = JSON.stringify
+// A JSON string literal. Short strings that need no escaping (names, routes, most values) are quoted directly:
+// JSON.stringify is a call into the runtime, several times the cost of this scan for them.
+function q (s: string): string {
+  if (s.length > 64) return JSON.stringify(s)
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    // Control characters, `"`, `\` and (possibly lone) surrogates need JSON.stringify's escaping.
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s)
+  }
+  return '"' + s + '"'
+}
 
 // V8 keeps a concatenation as a rope (a tree of pieces) until something needs it flat. A cached piece that stays
 // a rope is walked again inside every span that uses it; converting it to a number once flattens it in place
@@ -26,27 +36,31 @@ function flatten (s: string): string {
   return Number.isNaN(Number(s)) ? s : s
 }
 
-// Zero padding of the sub-millisecond part by its digit count.
+// Zero padding by digit count: of the sub-millisecond part (6 digits) and of the millisecond within its second (3).
 const PAD = ['000000', '00000', '0000', '000', '00', '0', '']
-// Consecutive spans mostly end within the same millisecond: its digits are reused.
-let lastWhole = -1
-let lastWholeDigits = ''
+const PAD3 = ['000', '00', '0', '']
+// A span's start and end, and consecutive spans, mostly fall within the same second: its digits are reused (the
+// decimal text of a 13-digit millisecond count is a slow conversion; of small integers a fast one).
+let lastSecond = -1
+let lastSecondDigits = ''
 
 /** Epoch milliseconds (fractional) → unix nanoseconds as a decimal string. */
 export function nanos (ms: number): string {
-  // Two halves keep the digits exact: a double holds ~15.9 significant digits, nanoseconds need 19.
+  // In parts, to keep the digits exact: a double holds ~15.9 significant digits, nanoseconds need 19.
   let whole = Math.floor(ms)
   let frac = Math.round((ms - whole) * 1e6)
   if (frac >= 1e6) {
     whole++
     frac = 0
   }
-  if (whole !== lastWhole) {
-    lastWhole = whole
-    lastWholeDigits = String(whole)
+  const second = Math.floor(whole / 1000)
+  if (second !== lastSecond) {
+    lastSecond = second
+    lastSecondDigits = second === 0 ? '' : String(second)
   }
-  const digits = '' + frac
-  return lastWholeDigits + PAD[digits.length] + digits
+  const milli = '' + (whole - second * 1000)
+  const micro = '' + frac
+  return second === 0 ? String(whole) + PAD[micro.length] + micro : lastSecondDigits + PAD3[milli.length] + milli + PAD[micro.length] + micro
 }
 
 function encodeValue (value: AttributeValue): string {
