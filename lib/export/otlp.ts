@@ -160,12 +160,9 @@ function encodeSpan (span: Span): string {
   } else {
     out += cachedAttr(spanTypeAttr, '","attributes":[{"key":"apm.span.type","value":{"stringValue":', span.type)
   }
-  const attributes = span.attributes
-  for (const key in attributes) {
-    const value = attributes[key]
-    if (value === undefined || value === null) continue
-    out += encodeAttribute(key, value)
-  }
+  const keys = span.attributeKeys
+  const values = span.attributeValues
+  for (let i = 0; i < keys.length; i++) out += encodeAttribute(keys[i]!, values[i]!)
   const events = span.events
   if (span.droppedAttributes === 0 && (events === null || events.length === 0) && span.statusMessage === undefined) {
     return out + (STATUS_END[span.statusCode] ?? '],"status":{"code":' + span.statusCode + '}}')

@@ -53,8 +53,12 @@ export class Span {
   type: string
   readonly startTime: number
   endTime = 0
-  attributes: Record<string, AttributeValue> = {}
-  attributeCount = 0
+  /**
+   * Attribute keys and their values, in the order they were first set: parallel arrays are cheaper to fill and to
+   * encode than an object whose shape differs from span to span (`attributes` builds that object on demand).
+   */
+  readonly attributeKeys: string[] = []
+  readonly attributeValues: AttributeValue[] = []
   droppedAttributes = 0
   statusCode: number = StatusCode.UNSET
   statusMessage: string | undefined = undefined
@@ -81,19 +85,33 @@ export class Span {
     return this.endTime !== 0
   }
 
+  /** The attributes as an object (a copy: setAttribute is the way to change them). */
+  get attributes (): Record<string, AttributeValue> {
+    const out: Record<string, AttributeValue> = {}
+    for (let i = 0; i < this.attributeKeys.length; i++) out[this.attributeKeys[i]!] = this.attributeValues[i]!
+    return out
+  }
+
   /** Record an attribute; keys beyond the per-span limit are counted, long strings truncated. */
   setAttribute (key: string, value: AttributeValue | null | undefined): this {
     if (value === undefined || value === null || this.endTime !== 0) return this
-    const attrs = this.attributes
-    if (!(key in attrs)) {
-      if (this.attributeCount >= this.transaction.sink.limits.maxAttributes) {
-        this.droppedAttributes++
+    const limits = this.transaction.sink.limits
+    const max = limits.maxAttributeLength
+    const stored = typeof value === 'string' ? truncate(value, max) : Array.isArray(value) ? truncateArray(value, max) : value
+    const keys = this.attributeKeys
+    // Keys are mostly the same literal strings: the search compares references first.
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] === key) {
+        this.attributeValues[i] = stored
         return this
       }
-      this.attributeCount++
     }
-    const max = this.transaction.sink.limits.maxAttributeLength
-    attrs[key] = typeof value === 'string' ? truncate(value, max) : Array.isArray(value) ? truncateArray(value, max) : value
+    if (keys.length >= limits.maxAttributes) {
+      this.droppedAttributes++
+      return this
+    }
+    keys.push(key)
+    this.attributeValues.push(stored)
     return this
   }
 
