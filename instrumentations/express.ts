@@ -9,6 +9,7 @@
 import { defineInstrumentation, type Target } from '../lib/instrument'
 import type { Tracer } from '../lib/tracer'
 import { unwrap, wrap } from '../lib/wrap'
+import { EXPRESS_4, EXPRESS_5, ROUTER_2 } from './targets'
 import {
   captureRequestError, joinRoute, nameRoute, nameUnknownRoute, newState, requestTransaction, templateText,
   type RequestState
@@ -194,21 +195,18 @@ function router2Proto (exportsOrExpress: any): any {
 
 const targets: Target[] = [
   {
-    module: 'express',
-    versions: '>=4.0.0 <5',
+    ...EXPRESS_4,
     patch (express, { tracer }) { patchRouterProto(express4Router(express), tracer, EXPRESS4) },
     unpatch (express) { unpatchRouterProto(express4Router(express)) }
   },
   {
-    module: 'express',
-    versions: '>=5.0.0 <6',
+    ...EXPRESS_5,
     patch (express, { tracer }) { patchRouterProto(express?.Router?.prototype, tracer, ROUTER2) },
     unpatch (express) { unpatchRouterProto(express?.Router?.prototype) }
   },
   {
     // express 5's router; also covers it when express itself was loaded in a way apm could not hook.
-    module: 'router',
-    versions: '>=2.0.0 <3',
+    ...ROUTER_2,
     patch (Router, { tracer }) { patchRouterProto(router2Proto(Router), tracer, ROUTER2) },
     unpatch (Router) { unpatchRouterProto(router2Proto(Router)) }
   }

@@ -8,6 +8,7 @@ import { unwrap, wrap } from '../lib/wrap'
 import { AGENT_USER_AGENT_PREFIX } from '../lib/version'
 import { httpMethod } from '../lib/semconv'
 import { isSensitiveName, redactUrl, REDACTED_HEADER_VALUE } from '../lib/sanitize'
+import { HTTP, HTTPS } from './targets'
 
 const kTransaction = Symbol('apm.transaction')
 const kSpan = Symbol('apm.span')
@@ -224,10 +225,9 @@ function onClientClose (this: TracedRequest): void {
   span.end()
 }
 
-function target (module: 'http' | 'https', scheme: 'http' | 'https', defaultPort: number): Target {
+function target (modules: typeof HTTP | typeof HTTPS, scheme: 'http' | 'https', defaultPort: number): Target {
   return {
-    module,
-    versions: '*',
+    ...modules,
     patch (mod, { tracer }) {
       patchServer(mod.Server.prototype, tracer, scheme)
       patchClient(mod, tracer, defaultPort)
@@ -242,5 +242,5 @@ function target (module: 'http' | 'https', scheme: 'http' | 'https', defaultPort
 
 export default defineInstrumentation({
   id: 'http',
-  targets: [target('http', 'http', 80), target('https', 'https', 443)]
+  targets: [target(HTTP, 'http', 80), target(HTTPS, 'https', 443)]
 })

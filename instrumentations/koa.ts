@@ -9,6 +9,7 @@ import { format } from 'node:util'
 import { defineInstrumentation } from '../lib/instrument'
 import type { Tracer } from '../lib/tracer'
 import { unwrap, wrap } from '../lib/wrap'
+import { KOA } from './targets'
 import {
   captureRequestError, nameRoute, nameUnknownRoute, newState, requestTransaction, templateText, type RequestState
 } from '../lib/framework'
@@ -90,8 +91,7 @@ function patchApplication (Application: any, tracer: Tracer): void {
 export default defineInstrumentation({
   id: 'koa',
   targets: [{
-    module: 'koa',
-    versions: '>=2.0.0 <4',
+    ...KOA,
     patch (Application, { tracer }) { patchApplication(Application, tracer) },
     unpatch (Application) {
       if (Application?.prototype === undefined) return

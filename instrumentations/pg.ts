@@ -5,6 +5,7 @@ import { describeSql } from '../lib/sanitize'
 import type { StartSpanOptions, Tracer } from '../lib/tracer'
 import { SpanKind, type Span } from '../lib/trace/span'
 import { unwrap, wrap } from '../lib/wrap'
+import { PG, PG_CURSOR, PG_POOL } from './targets'
 
 const kSpan = Symbol('apm.pg.span')
 
@@ -242,8 +243,7 @@ function pgExports (exports: any): any {
 export default defineInstrumentation({
   id: 'pg',
   targets: [{
-    module: 'pg',
-    versions: '>=8.0.3 <9',
+    ...PG,
     patch (exports, { tracer }) {
       const pg = pgExports(exports)
       if (typeof pg?.Client?.prototype?.query !== 'function') throw new Error('pg.Client.prototype.query not found')
@@ -263,8 +263,7 @@ export default defineInstrumentation({
   }, {
     // pg.Pool extends pg-pool's Pool; patched here too for apps that use pg-pool directly (wrap skips a method
     // that is already ours, so pg.Pool is never wrapped twice).
-    module: 'pg-pool',
-    versions: '>=3 <4',
+    ...PG_POOL,
     patch (exports, { tracer }) {
       const Pool = typeof exports === 'function' ? exports : exports?.default
       if (typeof Pool?.prototype?.connect !== 'function') throw new Error('Pool.prototype.connect not found')
@@ -275,8 +274,7 @@ export default defineInstrumentation({
       if (Pool?.prototype !== undefined) unwrap(Pool.prototype, 'connect')
     }
   }, {
-    module: 'pg-cursor',
-    versions: '>=2 <3',
+    ...PG_CURSOR,
     patch (exports) {
       const Cursor = typeof exports === 'function' ? exports : exports?.default
       if (typeof Cursor?.prototype?.handleError !== 'function') throw new Error('Cursor.prototype.handleError not found')

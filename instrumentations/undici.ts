@@ -7,6 +7,7 @@ import type { Tracer } from '../lib/tracer'
 import { SpanKind, type Span } from '../lib/trace/span'
 import { redactUrl } from '../lib/sanitize'
 import { httpMethod } from '../lib/semconv'
+import { UNDICI } from './targets'
 
 // undici publishes on these by name, Node's bundled copy (global fetch) and the npm package alike, so one
 // subscription covers both. Each is published only while it has a subscriber (`hasSubscribers`), so after
@@ -239,9 +240,7 @@ export default defineInstrumentation({
     // global fetch runs without any require(), so the subscription is made when the agent starts: the loader
     // applies builtin targets at start. The target is the channel module; the versions covered are those of
     // undici that publish these channels (undici@>=5.0, Node's bundled copy since Node 18).
-    module: 'diagnostics_channel',
-    versions: '*',
-    covers: 'global `fetch` (the undici bundled with Node.js) and the `undici` package `>=5`, through its diagnostics channels',
+    ...UNDICI,
     patch (dc: typeof DiagnosticsChannel, { tracer }) {
       unsubscribe()
       const fetchTracer = new FetchTracer(tracer)

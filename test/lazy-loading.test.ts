@@ -74,7 +74,7 @@ t.test('an app that never requires pg, express or koa never loads their instrume
   const out = JSON.parse(run.stdout) as { started: boolean, status: number, before: Loaded, after: Loaded }
   t.match(out, { started: true, status: 200 })
   // node:http and diagnostics_channel (fetch) are instrumented at start; the rest waits for its module.
-  t.same(out.before.instrumentations, ['instrumentations/http.js', 'instrumentations/index.js', 'instrumentations/undici.js'])
+  t.same(out.before.instrumentations, ['instrumentations/http.js', 'instrumentations/index.js', 'instrumentations/targets.js', 'instrumentations/undici.js'])
   t.notOk(out.before.packages.includes('express'), 'express is not loaded by apm')
   t.ok(out.after.instrumentations.includes('instrumentations/express.js'), 'express instrumentation loaded with express')
   for (const file of ['instrumentations/pg.js', 'instrumentations/koa.js']) t.notOk(out.after.instrumentations.includes(file), `${file} never loaded`)
