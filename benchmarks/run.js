@@ -52,7 +52,7 @@ const opts = {
   startup: !flag('no-startup'),
   // Open-loop latency: none, apm and apm-off at a fixed rate of RATE_SHARE × the no-agent throughput (round 1).
   fixedRate: !flag('no-fixed-rate'),
-  fixedRateS: quick ? 2 : 4,
+  fixedRateS: quick ? 2 : 8,
   // Extra node flags for every app (experiments, e.g. --node-args=--max-semi-space-size=4).
   nodeArgs: option('node-args')?.split(' ').filter(Boolean) ?? [],
   // Memory at V8's steady state: none, apm and apm-off once more with the young generation fixed at its maximum.
