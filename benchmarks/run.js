@@ -650,7 +650,7 @@ async function main () {
           if (a.missing !== undefined) { runs.push({ round, error: a.missing }); continue }
           try {
             // The no-agent run (first in round 1) sets the rate from its own throughput; the others reuse it.
-            const fixedRate = !opts.fixedRate || round !== 0 || !FIXED_RATE_AGENTS.includes(a.id)
+            const fixedRate = !opts.fixedRate || round !== 0 || !(FIXED_RATE_AGENTS.includes(a.id) || a.id.startsWith('apm@'))
               ? undefined
               : (rps) => rates[s.id] ?? (a.id === 'none' ? (rates[s.id] = Math.min(MAX_FIXED_RATE, RATE_SHARE * rps)) : undefined)
             const r = await runOnce(s, a, deps.env, { sink, pin, gen, fixedRate })
