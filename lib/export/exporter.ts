@@ -383,7 +383,8 @@ export class Exporter {
         path = '/v1/traces'
         count = spans.count
         this.#queuedSpans -= count
-        this.#spanBytes = this.#queuedSpans === 0 ? 0 : this.#spanBytes - spans.bytes
+        // The budget counts the spans' bytes (what pushSpan added), not the document head.
+        this.#spanBytes = this.#queuedSpans === 0 ? 0 : Math.max(0, this.#spanBytes - (spans.bytes - this.#tracesHead.length))
         this.#encoding = count
         this.#compressing = spans
         json = spans.finish()
