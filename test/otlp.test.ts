@@ -1,7 +1,10 @@
 // lib/export/otlp.ts's number and string encoders against references: nanosecond times exact in every digit,
 // JSON string literals identical to JSON.stringify's.
 import t from 'tap'
-import { nanos, encodeAttributes } from '../lib/export/otlp'
+import { nanos, encodeAttributes, encodeSpan } from '../lib/export/otlp'
+import { Recorder } from '../lib/recorder'
+import { resolveConfig } from '../lib/config'
+import { Logger } from '../lib/logger'
 
 // The exact decimal nanoseconds of a millisecond value rounded to the nearest nanosecond, with BigInt arithmetic.
 function reference (ms: number): string {
@@ -33,4 +36,29 @@ t.test('string values are the JSON.stringify literal, whatever their characters'
     t.equal(JSON.parse(encoded)[0].value.stringValue, JSON.parse(JSON.stringify(value)), `value ${i} round-trips`)
     t.ok(encoded.includes(JSON.stringify(value)), `value ${i} is byte-identical to JSON.stringify's`)
   })
+})
+
+t.test('a span whose attributes repeat the previous one of its name encodes exactly as a fresh encoding would', async (t) => {
+  const log = new Logger()
+  log.setLevel('off')
+  const recorder = new Recorder(resolveConfig({ serviceName: 'runs', serverUrl: 'http://127.0.0.1:9' }, {}, log), { pushSpan () {} } as any, log)
+  const shared = ['a', 'b']
+  const make = (path: string, status: number, header: string[]): any => {
+    const tx = recorder.startTransaction('GET /users/:id', 'request')
+    tx.setAttribute('url.path', path)
+    tx.setAttribute('http.response.status_code', status)
+    tx.end()
+    const withArray = recorder.startTransaction('GET /headers', 'request')
+    withArray.setAttribute('http.request.header.accept', header)
+    withArray.end()
+    return [JSON.parse(encodeSpan(tx)).attributes, JSON.parse(encodeSpan(withArray)).attributes]
+  }
+  const first = make('/users/1', 200, shared)
+  t.same(make('/users/1', 200, shared), first, 'the same values: the same encoding (reused)')
+  const changed = make('/users/2', 404, shared)
+  t.same(changed[0].find((a: any) => a.key === 'url.path').value.stringValue, '/users/2', 'a changed value is encoded anew')
+  t.same(changed[0].find((a: any) => a.key === 'http.response.status_code').value.intValue, '404')
+  shared.push('c')
+  const mutated = make('/users/2', 404, shared)
+  t.same(mutated[1].find((a: any) => a.key === 'http.request.header.accept').value.arrayValue.values.map((v: any) => v.stringValue), ['a', 'b', 'c'], 'an array changed in place between spans is encoded as it is now')
 })

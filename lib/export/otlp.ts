@@ -122,6 +122,46 @@ function encodeAttributeList (attributes: Record<string, AttributeValue>): strin
   return out
 }
 
+// The attributes of a span mostly repeat those of the previous span of the same name (the same route, the same
+// statement, the same client): the encoded run is then reused whole, as one flat string. Writing a span into its
+// batch makes V8 flatten the concatenation, at a cost that grows with the number of pieces (in a micro-benchmark,
+// ~1.0 µs for a span of ~65 pieces against ~0.5 µs for the same bytes in ~20); a run that changed costs ~0.1 µs
+// more than building it plainly (it is flattened once more, and remembered).
+interface AttributeRun { keys: string[], values: AttributeValue[], encoded: string }
+const runs = new Map<string, AttributeRun>()
+const MAX_RUNS = 256
+// Longer runs are encoded plainly (comparing them costs more than it saves, and they rarely repeat).
+const MAX_RUN_LENGTH = 32
+
+function encodeAttributeRun (name: string, keys: readonly string[], values: readonly AttributeValue[]): string {
+  const n = keys.length
+  const last = runs.get(name)
+  if (last !== undefined && last.keys.length === n) {
+    let same = true
+    for (let i = 0; i < n; i++) {
+      if (last.keys[i] !== keys[i] || last.values[i] !== values[i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return last.encoded
+  }
+  let out = ''
+  // Array values are compared by identity, and an array can change between spans: runs with one are not kept.
+  let primitive = n <= MAX_RUN_LENGTH
+  for (let i = 0; i < n; i++) {
+    const value = values[i]!
+    if (typeof value === 'object') primitive = false
+    out += encodeAttribute(keys[i]!, value)
+  }
+  if (primitive) {
+    if (last === undefined && runs.size >= MAX_RUNS) runs.clear()
+    out = flatten(out)
+    runs.set(name, { keys: keys.slice(), values: values.slice(), encoded: out })
+  }
+  return out
+}
+
 // Encoded agent-level attributes for the few values they take (transaction types and results).
 const typeAttr = new Map<string, string>()
 const spanTypeAttr = new Map<string, string>()
@@ -160,9 +200,7 @@ function encodeSpan (span: Span): string {
   } else {
     out += cachedAttr(spanTypeAttr, '","attributes":[{"key":"apm.span.type","value":{"stringValue":', span.type)
   }
-  const keys = span.attributeKeys
-  const values = span.attributeValues
-  for (let i = 0; i < keys.length; i++) out += encodeAttribute(keys[i]!, values[i]!)
+  if (span.attributeKeys.length > 0) out += encodeAttributeRun(span.name, span.attributeKeys, span.attributeValues)
   const events = span.events
   if (span.droppedAttributes === 0 && (events === null || events.length === 0) && span.statusMessage === undefined) {
     return out + (STATUS_END[span.statusCode] ?? '],"status":{"code":' + span.statusCode + '}}')
