@@ -206,51 +206,30 @@ function startApp (file, nodeArgs, env, pin) {
 }
 
 /** Requests at a fixed rate (open loop); { requests, p50Ms, p99Ms, maxMs, errors }. */
-function fixedRateLoad (url, rate, seconds, pin) {
-  return new Promise((resolve, reject) => {
-    const [cmd, ...args] = [...pin, process.execPath, join(HERE, 'lib', 'fixed-rate.js'), url, String(Math.round(rate)), String(seconds), String(CONNECTIONS)]
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => { out += d })
-    child.stderr.on('data', (d) => { err += d })
-    child.on('exit', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('RATE '))
-      if (line === undefined) { reject(new Error(`fixed-rate load failed (${code}): ${err.slice(-300)}`)); return }
-      const r = JSON.parse(line.slice(5))
-      resolve({ requests: r.requests, p50Ms: r.p50, p99Ms: r.p99, maxMs: r.max, errors: r.errors })
-    })
-  })
+async function fixedRateLoad (url, rate, seconds, pin) {
+  const [cmd, ...args] = [...pin, process.execPath, join(HERE, 'lib', 'fixed-rate.js'), url, String(Math.round(rate)), String(seconds), String(CONNECTIONS)]
+  const { status, stdout, stderr } = await exec(cmd, args)
+  const line = stdout.split('\n').find((l) => l.startsWith('RATE '))
+  if (line === undefined) throw new Error(`fixed-rate load failed (${status}): ${stderr.slice(-300)}`)
+  const r = JSON.parse(line.slice(5))
+  return { requests: r.requests, p50Ms: r.p50, p99Ms: r.p99, maxMs: r.max, errors: r.errors }
 }
 
 /** Drive the url for durationS with CONNECTIONS connections; { requests, rps, p50Ms, p99Ms, errors }. */
-function load (gen, url, durationS, pin) {
-  return new Promise((resolve, reject) => {
-    const [cmd, ...args] = gen.kind === 'wrk'
-      ? [...pin, 'wrk', '-t1', '-c' + CONNECTIONS, '-d' + durationS + 's', '--timeout', '10s', '-s', join(HERE, 'lib', 'wrk-report.lua'), url]
-      : [...pin, process.execPath, gen.entry, '-c', String(CONNECTIONS), '-d', String(durationS), '-j', url]
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => { out += d })
-    child.stderr.on('data', (d) => { err += d })
-    child.on('exit', (code) => {
-      try {
-        if (gen.kind === 'wrk') {
-          const line = out.split('\n').find((l) => l.startsWith('WRK '))
-          if (line === undefined) throw new Error(`wrk failed (${code}): ${out.slice(-400)} ${err.slice(-400)}`)
-          const w = JSON.parse(line.slice(4))
-          const seconds = w.durationUs / 1e6
-          resolve({ requests: w.requests, rps: w.requests / seconds, p50Ms: w.p50 / 1000, p99Ms: w.p99 / 1000, errors: w.connect + w.read + w.write + w.status + w.timeout })
-        } else {
-          const r = JSON.parse(out)
-          resolve({ requests: r.requests.total, rps: r.requests.total / r.duration, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx })
-        }
-      } catch (e) {
-        reject(e)
-      }
-    })
-  })
+async function load (gen, url, durationS, pin) {
+  const [cmd, ...args] = gen.kind === 'wrk'
+    ? [...pin, 'wrk', '-t1', '-c' + CONNECTIONS, '-d' + durationS + 's', '--timeout', '10s', '-s', join(HERE, 'lib', 'wrk-report.lua'), url]
+    : [...pin, process.execPath, gen.entry, '-c', String(CONNECTIONS), '-d', String(durationS), '-j', url]
+  const { status, stdout, stderr } = await exec(cmd, args)
+  if (gen.kind === 'wrk') {
+    const line = stdout.split('\n').find((l) => l.startsWith('WRK '))
+    if (line === undefined) throw new Error(`wrk failed (${status}): ${stdout.slice(-400)} ${stderr.slice(-400)}`)
+    const w = JSON.parse(line.slice(4))
+    const seconds = w.durationUs / 1e6
+    return { requests: w.requests, rps: w.requests / seconds, p50Ms: w.p50 / 1000, p99Ms: w.p99 / 1000, errors: w.connect + w.read + w.write + w.status + w.timeout }
+  }
+  const r = JSON.parse(stdout)
+  return { requests: r.requests.total, rps: r.requests.total / r.duration, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx }
 }
 
 // ---- scenarios ----------------------------------------------------------------------------------

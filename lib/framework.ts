@@ -6,7 +6,7 @@ import { SpanKind, type Transaction } from './trace/span'
 import { traceIncomingRequest } from '../instrumentations/http'
 import { httpMethod } from './semconv'
 
-/** Per-request framework state, kept on the framework's request object under a Symbol. */
+/** Per-request framework state, kept by each framework instrumentation per request (express: a WeakMap by req; koa: on ctx). */
 export interface RequestState {
   tx: Transaction
   /** Mount-path templates of the routers/apps the request is currently inside (express). */

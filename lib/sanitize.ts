@@ -437,11 +437,7 @@ function analyze (sql: unknown): SqlShape {
 
 /** The statement's operation (`SELECT`, `INSERT`, … the main statement's for `WITH … SELECT`), or null when unknown. */
 export function sqlOperation (sql: string): string | null {
-  try {
-    return analyze(sql).operation
-  } catch {
-    return null
-  }
+  return analyzeSafely(sql).operation
 }
 
 /**
@@ -450,13 +446,20 @@ export function sqlOperation (sql: string): string | null {
  * statement is not recognised.
  */
 export function sqlSummary (sql: string, fallback = 'postgresql'): string {
+  return summaryOf(analyzeSafely(sql), fallback)
+}
+
+function analyzeSafely (sql: string): SqlShape {
   try {
-    const { operation, target } = analyze(sql)
-    if (operation === null) return fallback
-    return target === '' ? operation : operation + ' ' + target
+    return analyze(sql)
   } catch {
-    return fallback
+    return { operation: null, target: '' }
   }
+}
+
+function summaryOf ({ operation, target }: SqlShape, fallback: string): string {
+  if (operation === null) return fallback
+  return target === '' ? operation : operation + ' ' + target
 }
 
 /** What a db span records of a statement: its summary (the span name), operation and obfuscated text. */
@@ -482,18 +485,8 @@ export function describeSql (sql: string): SqlDescription {
   if (typeof sql !== 'string') return { summary: 'postgresql', operation: null, text: '' }
   const known = descriptions.get(sql)
   if (known !== undefined) return known
-  let shape: SqlShape
-  try {
-    shape = analyze(sql)
-  } catch {
-    shape = { operation: null, target: '' }
-  }
-  const operation = shape.operation
-  const description: SqlDescription = {
-    summary: operation === null ? 'postgresql' : shape.target === '' ? operation : operation + ' ' + shape.target,
-    operation,
-    text: obfuscateSql(sql)
-  }
+  const shape = analyzeSafely(sql)
+  const description: SqlDescription = { summary: summaryOf(shape, 'postgresql'), operation: shape.operation, text: obfuscateSql(sql) }
   if (sql.length <= MAX_DESCRIBED_LENGTH) {
     if (descriptions.size >= MAX_DESCRIBED_STATEMENTS) descriptions.clear()
     descriptions.set(sql, description)

@@ -127,8 +127,7 @@ export class Exporter {
     try {
       json = encodeSpan(span)
     } catch (err) {
-      this.#drop('encode', 1)
-      this.#log.limited('error', 'encode', `could not encode a span: ${String(err)}`)
+      this.#encodeFailed('a span', err)
       return
     }
     if (this.#spanBytes + json.length > this.#maxSpanBytes && this.#queuedSpans > 0) {
@@ -452,14 +451,18 @@ export class Exporter {
     return parts
   }
 
+  #encodeFailed (what: string, err: unknown): void {
+    this.#drop('encode', 1)
+    this.#log.limited('error', 'encode', `could not encode ${what}: ${String(err)}`)
+  }
+
   // One encoded event, or undefined when it could not be encoded or exceeds a whole request (dropped, counted).
   #encodeOne<T> (item: T, encode: (item: T) => string, limit: number): string | undefined {
     let encoded: string
     try {
       encoded = encode(item)
     } catch (err) {
-      this.#drop('encode', 1)
-      this.#log.limited('error', 'encode', `could not encode an event: ${String(err)}`)
+      this.#encodeFailed('an event', err)
       return undefined
     }
     if (encoded.length > limit) {

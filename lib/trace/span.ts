@@ -96,22 +96,19 @@ export class Span {
   setAttribute (key: string, value: AttributeValue | null | undefined): this {
     if (value === undefined || value === null || this.endTime !== 0) return this
     const limits = this.transaction.sink.limits
-    const max = limits.maxAttributeLength
-    const stored = typeof value === 'string' ? truncate(value, max) : Array.isArray(value) ? truncateArray(value, max) : value
     const keys = this.attributeKeys
     // Keys are mostly the same literal strings: the search compares references first.
-    for (let i = 0; i < keys.length; i++) {
-      if (keys[i] === key) {
-        this.attributeValues[i] = stored
+    let index = 0
+    while (index < keys.length && keys[index] !== key) index++
+    if (index === keys.length) {
+      if (index >= limits.maxAttributes) {
+        this.droppedAttributes++
         return this
       }
+      keys.push(key)
     }
-    if (keys.length >= limits.maxAttributes) {
-      this.droppedAttributes++
-      return this
-    }
-    keys.push(key)
-    this.attributeValues.push(stored)
+    const max = limits.maxAttributeLength
+    this.attributeValues[index] = typeof value === 'string' ? truncate(value, max) : Array.isArray(value) ? truncateArray(value, max) : value
     return this
   }
 
